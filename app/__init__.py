@@ -1,0 +1,1 @@
+"""RAIM Arena web service: challenges, submissions, workers, leaderboards and judging."""

@@ -1,0 +1,75 @@
+"""The one place configuration is read: environment variables with the RAIM_ prefix."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "raim-arena"
+
+
+def _default_weights_dir() -> Path:
+    return Path.home() / ".cache" / "raim-arena" / "weights"
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service; each field is read from RAIM_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="RAIM_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    weights_dir: Path = Field(default_factory=_default_weights_dir)
+    database_url: str | None = None
+    broker_url: str | None = None
+    device: str = "auto"
+    max_pixels: int = 40_000_000
+    max_images: int = 2_000
+    max_upload_bytes: int = 8 * 1024**3
+    secret_key: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    scoring_retries: int = 3
+    stale_after_seconds: int = 1800
+    cookie_secure: bool = False
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if value not in {"auto", "cpu", "cuda"} and not value.startswith("cuda:"):
+            raise ValueError(f"RAIM_DEVICE must be auto, cpu, cuda or cuda:N, not {value!r}")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'raim.db'}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"
+
+    def session_secret(self) -> str:
+        """The cookie-signing secret: RAIM_SECRET_KEY, else one generated once and kept."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

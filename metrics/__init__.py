@@ -1,0 +1,1 @@
+"""Metric computation: image loading, offline weights and the five RAIM metrics (via pyiqa)."""

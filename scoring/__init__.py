@@ -1,0 +1,1 @@
+"""Scoring: the challenge formula, per-image and mean reports, rankings and subjective aggregation."""
