@@ -1,0 +1,1 @@
+"""Subcommands of the ``raim`` command line, one module per group."""

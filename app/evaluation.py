@@ -1,0 +1,63 @@
+"""Scores a prediction set against its ground truth: validate, decode, measure, apply the formula.
+
+Both the ``raim score`` command and the queue worker call this; it knows nothing of HTTP
+or the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from metrics.engine import MetricSuite
+from metrics.images import ImageSet, Inventory, iter_decoded, pair_images
+from scoring.formula import RAIM_2024, Formula
+from scoring.report import Report, image_row
+
+Progress = Callable[[int, int, str], None]  # (done, total, image name)
+
+
+@dataclass
+class Evaluation:
+    report: Report
+    notes: list[str]
+    versions: dict[str, str]
+
+
+def inventory(pred: Path, gt: Path | None, *, max_pixels: int, max_images: int | None = None) -> Inventory:
+    """Pair and check every file; raises metrics.images.InvalidInput listing all problems."""
+    pred_set = ImageSet(pred, "prediction")
+    gt_set = ImageSet(gt, "ground truth") if gt is not None else None
+    try:
+        return pair_images(pred_set, gt_set, max_pixels=max_pixels, max_images=max_images)
+    finally:
+        pred_set.close()
+        if gt_set is not None:
+            gt_set.close()
+
+
+def evaluate(
+    pred: Path,
+    gt: Path,
+    suite: MetricSuite,
+    *,
+    formula: Formula = RAIM_2024,
+    max_pixels: int,
+    max_images: int | None = None,
+    on_progress: Progress | None = None,
+) -> Evaluation:
+    """Every image's metrics and score, in name order; raises InvalidInput before any scoring."""
+    checked = inventory(pred, gt, max_pixels=max_pixels, max_images=max_images)
+    pred_set, gt_set = ImageSet(pred, "prediction"), ImageSet(gt, "ground truth")
+    report = Report(metrics=formula.metrics)
+    total = len(checked.pairs)
+    try:
+        for done, (pair, pred_img, gt_img) in enumerate(iter_decoded(checked.pairs, pred_set, gt_set), 1):
+            report.images.append(image_row(pair.name, suite.score(pred_img, gt_img), formula))
+            if on_progress is not None:
+                on_progress(done, total, pair.name)
+    finally:
+        pred_set.close()
+        gt_set.close()
+    return Evaluation(report, checked.notes, suite.versions())
