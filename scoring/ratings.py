@@ -1,4 +1,4 @@
-"""The ratings table of a subjective study: validated (judge, image, team, score) records as a matrix.
+"""The ratings table of a subjective study: validated (judge, image, team, score) records.
 
 A *stimulus* is one team's result for one test image. Each judge rates a stimulus once
 (``repeat=0``); hidden repeated trials show the same stimulus again and are recorded with
@@ -9,6 +9,7 @@ a judge did not rate) and repeated ratings beside it, for the consistency check.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -99,7 +100,7 @@ def _problems(records: Sequence[Rating], scale: tuple[float, float] | None) -> l
         where = f"rating {i} (judge {r.judge!r}, image {r.image!r}, team {r.team!r})"
         if not (r.judge and r.image and r.team):
             problems.append(f"{where}: judge, image and team must be non-empty")
-        if not isinstance(r.score, int | float) or not math.isfinite(r.score):
+        if not isinstance(r.score, numbers.Real) or not math.isfinite(r.score):
             problems.append(f"{where}: score {r.score!r} is not a finite number")
         elif scale is not None and not scale[0] <= r.score <= scale[1]:
             problems.append(f"{where}: score {r.score} is outside the scale {scale[0]}..{scale[1]}")

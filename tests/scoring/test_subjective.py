@@ -1,0 +1,134 @@
+"""Subjective models: MOS and t intervals worked by hand, rejections, z-scores, the bias model."""
+
+import numpy as np
+import pytest
+
+from scoring.ratings import Rating, RatingsTable
+from scoring.subjective import (
+    MosModel,
+    SubjectBiasInconsistencyModel,
+    model_from_config,
+)
+from tests.scoring.studies import hand_ratings, hand_table, synthetic_table
+
+T_975_17 = 2.1098155778  # Student t, 97.5th percentile, 17 degrees of freedom
+T_975_8 = 2.3060041350  # ... 8 degrees of freedom
+
+
+def test_mos_model_team_scores_as_worked_by_hand():
+    # J10 is rejected (see test_screening). Team A without J10, 18 ratings:
+    # i1: 6 (x6), 8 (x3); i2: 6 (x6), 8 (x2), 10 -> 6 (x12), 8 (x5), 10: mean 122/18 = 61/9
+    # squares: 12*(7/9)^2 + 5*(11/9)^2 + (29/9)^2 = 2034/81; s^2 = 2034/81/17
+    # Team B: i1: 8 (x6), 6 (x3); i2: 5 (x7), 3, 7 -> sum 111, mean 37/6
+    # squares: (6*121 + 3*1 + 7*49 + 361 + 25)/36 = 1458/36 = 40.5; s^2 = 40.5/17
+    result = MosModel().run(hand_table())
+    a, b = result.teams
+    assert (a.team, a.ratings, b.team, b.ratings) == ("A", 18, "B", 18)
+    assert a.score == pytest.approx(61 / 9)
+    assert a.ci95 == pytest.approx(T_975_17 * (2034 / 81 / 17) ** 0.5 / 18**0.5)
+    assert b.score == pytest.approx(37 / 6)
+    assert b.ci95 == pytest.approx(T_975_17 * (40.5 / 17) ** 0.5 / 18**0.5)
+
+
+def test_mos_model_image_scores_as_worked_by_hand():
+    # i1/A without J10: 6 (x6), 8 (x3): mean 60/9; s^2 = (6*(2/3)^2 + 3*(4/3)^2)/8 = 1
+    result = MosModel().run(hand_table())
+    first = result.stimuli[0]
+    assert (first.image, first.team, first.ratings) == ("i1", "A", 9)
+    assert first.score == pytest.approx(60 / 9)
+    assert first.ci95 == pytest.approx(T_975_8 * 1 / 3)
+
+
+def test_mos_model_records_rejection_reasons_type_version_and_method():
+    result = MosModel().run(hand_table())
+    assert (result.model_type, result.model_version) == ("MOS", "1.0")
+    assert result.accepted_judges == tuple(f"J{i:02d}" for i in range(1, 10))
+    (rejected,) = result.rejected_judges
+    assert rejected["judge"] == "J10"
+    assert rejected["screening"]["P"] == 1 and rejected["screening"]["Q"] == 1
+    assert "BT.500" in rejected["reasons"][0]
+    assert result.method["model"] == {"type": "MOS", "version": "1.0"}
+    assert result.method["judge_normalisation"] == "none"
+    assert result.to_json()["model"] == {"type": "MOS", "version": "1.0"}
+
+
+def test_subjective_model_without_screening_keeps_every_judge():
+    result = MosModel(screening=False).run(hand_table())
+    assert result.rejected_judges == []
+    assert result.teams[0].ratings == 20
+    assert result.method["screening"] == "none"
+
+
+def test_subjective_model_rejects_judges_over_the_repeat_limit():
+    ratings = hand_ratings() + [Rating("J03", "i1", "A", 9, repeat=1),  # first was 6: off by 3
+                                Rating("J04", "i1", "A", 7, repeat=1)]  # first was 6: off by 1
+    result = MosModel(max_repeat_diff=2.0).run(RatingsTable.from_ratings(ratings))
+    reasons = {r["judge"]: r["reasons"] for r in result.rejected_judges}
+    assert set(reasons) == {"J03", "J10"}
+    assert "mean absolute difference 3.000" in reasons["J03"][0]
+
+
+def test_subjective_model_refuses_a_team_no_accepted_judge_rated():
+    ratings = hand_ratings() + [Rating("J10", "i1", "C", 5)]
+    with pytest.raises(ValueError, match="team\\(s\\) C"):
+        MosModel().run(RatingsTable.from_ratings(ratings))
+
+
+def test_mos_model_zscores_ignore_a_judge_shifting_every_score():
+    table = synthetic_table(seed=4)
+    shifted = table.scores.copy()
+    shifted[0] += 2.5
+    moved = RatingsTable(table.judges, table.images, table.teams, table.stimuli, shifted)
+    plain = MosModel(normalisation="zscore").run(table).team_scores
+    assert MosModel(normalisation="zscore").run(moved).team_scores == pytest.approx(plain)
+    assert MosModel().run(moved).team_scores != pytest.approx(MosModel().run(table).team_scores)
+
+
+def test_mos_model_zscore_team_score_is_the_mean_of_judge_zscores():
+    table = hand_table().without_judges(["J10"])
+    # independent computation: each judge's z-scores over their four ratings, team A's mean
+    z_of_a = []
+    for row in table.scores:
+        mean, std = row.mean(), row.std(ddof=1)
+        z_of_a += [(row[0] - mean) / std, (row[2] - mean) / std]
+    result = MosModel(normalisation="zscore").run(hand_table())
+    assert result.team_scores["A"] == pytest.approx(np.mean(z_of_a))
+
+
+def test_bias_model_recovers_planted_biases_exactly_without_noise():
+    quality = np.array([2.0, 4.0, 5.5, 7.0, 8.0, 3.0])
+    bias = np.array([0.5, -1.0, 0.0, 1.5, -0.25])
+    scores = quality[None, :] + bias[:, None]
+    ratings = [Rating(f"j{j}", f"i{s // 2}", f"t{s % 2}", float(scores[j, s]))
+               for j in range(5) for s in range(6)]
+    result = SubjectBiasInconsistencyModel().run(RatingsTable.from_ratings(ratings))
+    centred = bias - bias.mean()
+    assert [j.params["bias"] for j in result.judges] == pytest.approx(centred, abs=1e-6)
+    assert [s.score for s in result.stimuli] == pytest.approx(quality + bias.mean(), abs=1e-6)
+    # teams: t0 = mean(2.0, 5.5, 8.0) = 15.5/3; t1 = mean(4.0, 7.0, 3.0) = 14/3
+    assert [t.score for t in result.teams] == pytest.approx(
+        [15.5 / 3 + bias.mean(), 14 / 3 + bias.mean()], abs=1e-6)
+
+
+def test_bias_model_recovers_biases_and_flags_the_erratic_judge():
+    table = synthetic_table(seed=7)
+    result = SubjectBiasInconsistencyModel(screening=False).run(table)
+    rng = np.random.default_rng(7)  # the same draws as tests.scoring.studies
+    rng.normal(0.0, 0.3, 10)
+    planted = rng.normal(0.0, 0.4, 18)
+    planted[17] = 0.0  # the erratic judge's scores carry no bias
+    estimated = np.array([j.params["bias"] for j in result.judges])
+    assert estimated - estimated.mean() == pytest.approx(planted - planted.mean(), abs=0.2)
+    inconsistency = [j.params["inconsistency"] for j in result.judges]
+    assert int(np.argmax(inconsistency)) == 17
+    assert max(inconsistency[:17]) < 1.0 < inconsistency[17]
+    assert result.model_type == "SUBJECT_BIAS_INCONSISTENCY_MLE"
+
+
+def test_model_from_config_builds_named_models_and_names_unknown_ones():
+    assert isinstance(model_from_config("mle", normalisation="zscore"),
+                      SubjectBiasInconsistencyModel)
+    with pytest.raises(ValueError, match="'bt'"):
+        model_from_config("bt")
+    with pytest.raises(ValueError, match="'minmax'"):
+        MosModel(normalisation="minmax")
