@@ -11,6 +11,10 @@ import sys
 COMMAND_MODULES = [
     "app.commands.score",
     "app.commands.weights",
+    "app.commands.db",
+    "app.commands.admin",
+    "app.commands.serve",
+    "app.commands.judging",
 ]
 
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     scoring_retries: int = 3
     stale_after_seconds: int = 1800
     cookie_secure: bool = False
+    sweep_interval_seconds: int = 30  # how often stuck submissions are looked for
+    max_wait_seconds: int = 600  # cap on POST /score?wait=SECONDS
+    # Test-only: while this file exists the worker holds a claimed job before scoring it.
+    hold_scoring_file: Path | None = None
 
     @field_validator("device")
     @classmethod

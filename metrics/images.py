@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _IGNORED_PARTS = ("__MACOSX",)
@@ -166,6 +166,8 @@ def inspect_image(data: bytes, name: str, max_pixels: int) -> tuple[ImageInfo | 
                 return None, [Problem(name, f"{width}x{height} is over the limit of {max_pixels:,} pixels")]
             bits = _bit_depth(data, img)
             img.load()  # raises on truncated or corrupt data
+    except UnidentifiedImageError:
+        return None, [Problem(name, "not a decodable image (unrecognised or corrupt format)")]
     except Exception as exc:  # PIL raises many types for bad files
         reason = "truncated image" if "truncated" in str(exc).lower() else f"not a decodable image ({exc})"
         return None, [Problem(name, reason)]

@@ -1,0 +1,133 @@
+"""Operator commands: ``raim challenge load``, ``raim team add``, ``raim organiser add``.
+
+Commands that create a credential print it as the last word of their last line, so
+that scripts can take it with ``| tail -n1 | awk '{print $NF}'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app import accounts, audit
+from app.bundles import BundleError, install_bundle
+from app.db import session_scope
+from app.models import Challenge
+
+EXIT_INVALID = 2
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _register_challenge(sub)
+    _register_team(sub)
+    _register_organiser(sub)
+
+
+def _register_challenge(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("challenge", help="create or update challenges")
+    actions = parser.add_subparsers(dest="action", required=True)
+    load = actions.add_parser(
+        "load", help="create or update a challenge from DIR/challenge.yaml and its images",
+        description="Checks the whole bundle first (schema, phases, every image), listing every "
+        "problem; then copies the image sets under RAIM_DATA_DIR/datasets and creates or updates "
+        "the challenge. Loading the same bundle again changes nothing. See "
+        "docs/challenge-bundle.md.")
+    load.add_argument("dir", type=Path, metavar="DIR", help="bundle folder")
+    load.set_defaults(handler=_challenge_load)
+
+
+def _register_team(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("team", help="manage teams")
+    actions = parser.add_subparsers(dest="action", required=True)
+    add = actions.add_parser(
+        "add", help="create a team and print its API token (last word of the last line)",
+        description="Creates the team in the challenge. The token belongs to --member when "
+        "given (created without a password if new), else to a service account of the team.")
+    add.add_argument("name", metavar="NAME", help="team name, unique in the challenge")
+    add.add_argument("--challenge", required=True, metavar="SLUG", help="challenge slug")
+    add.add_argument("--member", metavar="EMAIL", help="the person the token is issued to")
+    add.set_defaults(handler=_team_add)
+
+
+def _register_organiser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("organiser", help="manage organisers")
+    actions = parser.add_subparsers(dest="action", required=True)
+    add = actions.add_parser(
+        "add", help="make EMAIL an organiser (creating the user) and print a new API token",
+        description="Creates the user, or promotes an existing one, and issues a personal API "
+        "token, printed as the last word of the last line.")
+    add.add_argument("email", metavar="EMAIL")
+    add.add_argument("--name", help="display name (default: the part of EMAIL before @)")
+    add.add_argument("--password", metavar="P",
+                     help="sign-in password for the browser; '-' reads it from standard input")
+    add.set_defaults(handler=_organiser_add)
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _challenge_load(args: argparse.Namespace) -> int:
+    try:
+        result = install_bundle(args.dir)
+    except BundleError as exc:
+        print(f"error: the bundle in {args.dir} has {len(exc.problems)} problem(s):",
+              file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    challenge = result.challenge
+    verb = "created" if result.created else "updated"
+    print(f"challenge {challenge.slug} {verb}: {len(challenge.phases)} phase(s)")
+    for phase in challenge.phases:
+        counts = ", ".join(f"{d.role} {d.image_count}" for d in phase.datasets)
+        print(f"  {phase.slug} ({phase.kind}, leaderboard {phase.leaderboard}): {counts}")
+    if result.replaced:
+        print(f"image sets copied: {', '.join(result.replaced)}")
+    if result.removed_phases:
+        print(f"phases removed: {', '.join(result.removed_phases)}")
+    return 0
+
+
+def _team_add(args: argparse.Namespace) -> int:
+    try:
+        with session_scope() as session:
+            challenge = session.scalar(select(Challenge).where(Challenge.slug == args.challenge))
+            if challenge is None:
+                return _error(f"no challenge with slug {args.challenge!r} "
+                              f"(load one with `raim challenge load DIR`)")
+            member = None
+            if args.member:
+                member = accounts.find_user(session, args.member) or \
+                    accounts.create_user(session, args.member)
+            team, token = accounts.create_team(session, challenge, args.name, member)
+            holder = member.email if member else team.members[0].user.email
+            audit.record(session, "team.add", f"team:{challenge.slug}/{team.name}",
+                         {"token_holder": holder})
+    except accounts.AccountError as exc:
+        return _error(str(exc))
+    print(f"team {team.name!r} created in {challenge.slug}; API token for {holder} (shown once):")
+    print(f"token: {token}")
+    return 0
+
+
+def _organiser_add(args: argparse.Namespace) -> int:
+    password = args.password
+    if password == "-":
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        with session_scope() as session:
+            user, created = accounts.ensure_organiser(session, args.email, name=args.name,
+                                                      password=password)
+            _, token = accounts.create_token(session, user, name="organiser (cli)")
+            audit.record(session, "organiser.add", f"user:{user.email}", {"created": created})
+    except accounts.AccountError as exc:
+        return _error(str(exc))
+    verb = "created" if created else "promoted"
+    print(f"organiser {user.email} {verb}; API token (shown once):")
+    print(f"token: {token}")
+    return 0

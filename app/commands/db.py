@@ -1,0 +1,38 @@
+"""``raim db upgrade|status``: bring the database schema to the newest migration, or report it."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy import make_url
+
+from app import db
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("db", help="database schema migrations")
+    actions = parser.add_subparsers(dest="action", required=True)
+    upgrade = actions.add_parser(
+        "upgrade", help="apply every pending migration (other commands do this themselves)",
+        description="Runs the Alembic migrations up to the newest revision on RAIM_DATABASE_URL "
+        "(default: SQLite under RAIM_DATA_DIR). Safe to run while other processes start.")
+    upgrade.set_defaults(handler=_upgrade)
+    status = actions.add_parser("status", help="show the database's revision and the newest one")
+    status.set_defaults(handler=_status)
+
+
+def _where() -> str:
+    return make_url(db.database_url()).render_as_string(hide_password=True)
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    db.upgrade()
+    print(f"database {_where()} is at revision {db.current_revision()}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    current, head = db.current_revision(), db.head_revision()
+    state = "up to date" if current == head else "needs `raim db upgrade`"
+    print(f"database {_where()}: revision {current or 'none'}, newest {head} ({state})")
+    return 0 if current == head else 1

@@ -1,0 +1,115 @@
+"""Users, sign-in, API tokens, teams and members, against both databases."""
+
+import pytest
+from sqlalchemy import select
+
+from app import accounts
+from app.models import ApiToken, Challenge, User
+from scoring.formula import RAIM_2024
+
+
+@pytest.fixture
+def challenge(session):
+    row = Challenge(slug="raim", title="RAIM", formula=RAIM_2024.to_dict())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def test_create_user_normalises_email_and_hashes_password(session):
+    user = accounts.create_user(session, "  Alice@Example.ORG ", password="a long password")
+    assert user.email == "alice@example.org"
+    assert user.name == "alice"
+    assert user.password_hash and "a long password" not in user.password_hash
+    assert not user.is_organiser
+
+
+def test_create_user_refuses_duplicate_email(session):
+    accounts.create_user(session, "bob@example.org")
+    with pytest.raises(accounts.AccountError, match="already exists"):
+        accounts.create_user(session, "BOB@example.org")
+
+
+def test_create_user_refuses_bad_email_and_weak_password(session):
+    with pytest.raises(accounts.AccountError, match="not an email"):
+        accounts.create_user(session, "bob")
+    with pytest.raises(accounts.AccountError, match="at least 8"):
+        accounts.create_user(session, "bob@example.org", password="123")
+
+
+def test_authenticate_accepts_only_right_password(session):
+    accounts.create_user(session, "carol@example.org", password="carol's secret")
+    assert accounts.authenticate(session, "Carol@example.org", "carol's secret").email == \
+        "carol@example.org"
+    assert accounts.authenticate(session, "carol@example.org", "wrong secret") is None
+    assert accounts.authenticate(session, "nobody@example.org", "carol's secret") is None
+    assert accounts.authenticate(session, "not an email", "carol's secret") is None
+
+
+def test_authenticate_refuses_password_less_user(session):
+    accounts.create_user(session, "svc@example.org")
+    assert accounts.authenticate(session, "svc@example.org", "") is None
+
+
+def test_create_token_stores_only_its_hash(session):
+    user = accounts.create_user(session, "dan@example.org")
+    row, token = accounts.create_token(session, user, name="laptop")
+    session.commit()
+    stored = session.scalars(select(ApiToken)).one()
+    assert token not in (stored.token_hash, stored.prefix)
+    assert token.startswith(stored.prefix)
+    assert accounts.user_for_token(session, token).id == user.id
+    assert stored.last_used_at is not None
+
+
+def test_user_for_token_refuses_revoked_and_unknown(session):
+    user = accounts.create_user(session, "eve@example.org")
+    row, token = accounts.create_token(session, user)
+    accounts.revoke_token(row)
+    session.flush()
+    assert accounts.user_for_token(session, token) is None
+    assert accounts.user_for_token(session, "raim_unknownunknownunknown") is None
+    assert accounts.user_for_token(session, "garbage") is None
+
+
+def test_create_team_without_member_issues_service_account_token(session, challenge):
+    team, token = accounts.create_team(session, challenge, " Team Alpha ")
+    session.commit()
+    holder = accounts.user_for_token(session, token)
+    assert team.name == "Team Alpha"
+    assert holder.email == "team-raim-team-alpha@teams.local"
+    assert holder.password_hash is None
+    assert accounts.team_of(session, holder, challenge).id == team.id
+
+
+def test_create_team_with_member_issues_member_token(session, challenge):
+    member = accounts.create_user(session, "fay@example.org")
+    team, token = accounts.create_team(session, challenge, "Beta", member)
+    assert accounts.user_for_token(session, token).id == member.id
+    assert accounts.team_of(session, member, challenge).id == team.id
+    assert session.scalar(select(User).where(User.email.like("team-%"))) is None
+
+
+def test_create_team_refuses_duplicate_and_empty_names(session, challenge):
+    accounts.create_team(session, challenge, "Gamma")
+    with pytest.raises(accounts.AccountError, match="already exists"):
+        accounts.create_team(session, challenge, "Gamma")
+    with pytest.raises(accounts.AccountError, match="empty"):
+        accounts.create_team(session, challenge, "   ")
+
+
+def test_add_member_one_team_per_challenge(session, challenge):
+    person = accounts.create_user(session, "gus@example.org")
+    accounts.create_team(session, challenge, "Delta", person)
+    other, _ = accounts.create_team(session, challenge, "Epsilon")
+    with pytest.raises(accounts.AccountError, match="already in team 'Delta'"):
+        accounts.add_member(session, other, person)
+
+
+def test_ensure_organiser_creates_then_promotes(session):
+    user, created = accounts.ensure_organiser(session, "org@example.org", password="org password")
+    assert created and user.is_organiser
+    person = accounts.create_user(session, "hal@example.org")
+    promoted, created = accounts.ensure_organiser(session, "hal@example.org", name="Hal")
+    assert not created and promoted.id == person.id
+    assert promoted.is_organiser and promoted.name == "Hal"

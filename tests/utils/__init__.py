@@ -1,0 +1,1 @@
+"""Factories shared by tests: build real objects the way users do, not stand-ins."""
