@@ -27,7 +27,7 @@ def csrf_of(client: TestClient, path: str = "/") -> str:
 
 def post_form(client: TestClient, path: str, data: dict[str, str] | None = None, *,
               token: str | None = None, files: dict | None = None) -> Response:
-    """POST a form with the session's CSRF token (or ``token`` when given), not following redirects."""
+    """POST a form with the session's CSRF token (or ``token``); redirects are not followed."""
     fields = {"csrf_token": token if token is not None else csrf_of(client), **(data or {})}
     return client.post(path, data=fields, files=files, headers=HTML, follow_redirects=False)
 
@@ -53,7 +53,8 @@ def make_organiser_password(email: str) -> None:
 def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Response:
     response = post_form(client, "/sign-in", {"email": email, "password": password})
     if response.status_code != 303:
-        raise AssertionError(f"sign-in as {email} failed: {response.status_code} {response.text[:200]}")
+        raise AssertionError(f"sign-in as {email} failed: {response.status_code} "
+                             f"{response.text[:200]}")
     return response
 
 

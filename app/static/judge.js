@@ -1,0 +1,317 @@
+// The rating viewer: synchronized zoom/pan over the input and every result, keyboard scoring,
+// each score POSTed at once (kept in localStorage and re-sent until the server has it).
+(function () {
+  "use strict";
+  const body = document.body;
+  const mode = body.dataset.mode;            // "rate" (judges) or "inspect" (organisers)
+  const source = body.dataset.source;        // where the trials come from
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const views = document.getElementById("views");
+  const PENDING_KEY = "raim-judge-pending:" + source;
+  const ZOOM_STEP = 1.25, MIN_SCALE = 0.02, MAX_SCALE = 64;
+
+  let trials = [];
+  let index = 0;
+  let selected = 0;        // index into the panels of results (not the input)
+  let flicked = false;     // the selected result currently shows the input instead
+  let view = null;         // {scale, x, y}, shared by every viewport
+  let natural = null;      // {w, h} of the current trial's images
+
+  // --- saving -------------------------------------------------------------------------
+  function pending() {
+    try { return JSON.parse(localStorage.getItem(PENDING_KEY) || "[]"); } catch (e) { return []; }
+  }
+  function setPending(list) { localStorage.setItem(PENDING_KEY, JSON.stringify(list)); }
+  function showSave(text, kind) {
+    const el = document.getElementById("savestate");
+    el.textContent = text; el.className = "jsave " + (kind || "");
+    body.dataset.saved = kind === "saved" ? "true" : "false";
+  }
+  async function post(item) {
+    const response = await fetch("/api/judge/ratings", {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+      body: JSON.stringify(item)});
+    if (response.status >= 400 && response.status < 500) {
+      const problem = await response.json().catch(() => ({}));
+      return {dropped: true, detail: problem.detail || ("HTTP " + response.status)};
+    }
+    if (!response.ok) { throw new Error("HTTP " + response.status); }
+    return response.json();
+  }
+  let flushing = false;
+  async function flush() {
+    if (flushing) { return; }
+    flushing = true;
+    try {
+      let queue = pending();
+      while (queue.length) {
+        let answer;
+        try { answer = await post(queue[0]); } catch (e) {
+          showSave("offline: " + queue.length + " unsaved, retrying", "pending"); return;
+        }
+        queue = pending(); queue.shift(); setPending(queue);
+        if (answer.dropped) { showSave("not saved: " + answer.detail, "pending"); continue; }
+        setProgress(answer.progress);
+      }
+      showSave("all saved", "saved");
+    } finally { flushing = false; }
+  }
+  function save(trial, label, score) {
+    const queue = pending();
+    queue.push({trial_id: trial.trial_id, scores: {[label]: score}});
+    setPending(queue);
+    showSave("saving…", "pending");
+    flush();
+  }
+  function saveCriterion(trial, candidate, name, value) {
+    const queue = pending();
+    queue.push({trial_id: trial.trial_id, scores: {[candidate.label]: candidate.score},
+                criteria: {[candidate.label]: {[name]: value}}});
+    setPending(queue);
+    showSave("saving…", "pending");
+    flush();
+  }
+  setInterval(flush, 3000);
+  window.addEventListener("online", flush);
+
+  // --- progress -----------------------------------------------------------------------
+  function setProgress(p) {
+    if (!p) { return; }
+    document.getElementById("progress").textContent = p.rated + " / " + p.total + " rated";
+    body.dataset.rated = p.rated;
+  }
+  function localProgress() {
+    setProgress({rated: trials.filter((t) => t.rated).length, total: trials.length});
+  }
+
+  // --- viewer -------------------------------------------------------------------------
+  function apply() {
+    if (!view) { return; }
+    const t = "translate(" + view.x + "px," + view.y + "px) scale(" + view.scale + ")";
+    views.querySelectorAll(".viewport img").forEach((img) => { img.style.transform = t; });
+    views.querySelectorAll(".viewport").forEach((vp) => vp.classList.toggle("pixelated", view.scale >= 2));
+    body.dataset.scale = view.scale.toFixed(4);
+  }
+  function firstViewport() { return views.querySelector(".viewport"); }
+  function fit() {
+    const vp = firstViewport();
+    if (!vp || !natural) { return; }
+    const scale = Math.min(vp.clientWidth / natural.w, vp.clientHeight / natural.h);
+    view = {scale: scale, x: (vp.clientWidth - natural.w * scale) / 2,
+            y: (vp.clientHeight - natural.h * scale) / 2};
+    apply();
+  }
+  function zoomAt(factor, cx, cy) {
+    if (!view) { return; }
+    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, view.scale * factor));
+    const k = scale / view.scale;
+    view = {scale: scale, x: cx - (cx - view.x) * k, y: cy - (cy - view.y) * k};
+    apply();
+  }
+  function zoomCentre(factor) {
+    const vp = firstViewport();
+    if (vp) { zoomAt(factor, vp.clientWidth / 2, vp.clientHeight / 2); }
+  }
+  function actualPixels() {
+    // one image pixel on one device pixel
+    zoomCentre((1 / (window.devicePixelRatio || 1)) / view.scale);
+  }
+  function attach(vp) {
+    vp.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      const r = vp.getBoundingClientRect();
+      zoomAt(event.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP, event.clientX - r.left, event.clientY - r.top);
+    }, {passive: false});
+    vp.addEventListener("pointerdown", (event) => {
+      if (!view) { return; }
+      vp.setPointerCapture(event.pointerId);
+      let lastX = event.clientX, lastY = event.clientY;
+      const move = (e) => {
+        view.x += e.clientX - lastX; view.y += e.clientY - lastY;
+        lastX = e.clientX; lastY = e.clientY; apply();
+      };
+      const up = () => { vp.removeEventListener("pointermove", move); vp.removeEventListener("pointerup", up); };
+      vp.addEventListener("pointermove", move);
+      vp.addEventListener("pointerup", up);
+    });
+  }
+
+  // --- one trial ----------------------------------------------------------------------
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+  function panel(label, url, candidate) {
+    const box = el("section", {"class": "panel", "data-label": label});
+    box.appendChild(el("div", {"class": "plabel"}, label));
+    const vp = el("div", {"class": "viewport"});
+    const img = el("img", {"alt": label, "draggable": "false", "src": url});
+    vp.appendChild(img);
+    box.appendChild(vp);
+    attach(vp);
+    if (candidate) { box.addEventListener("click", () => select(candidatePanels().indexOf(box))); }
+    return box;
+  }
+  function candidatePanels() { return Array.from(views.querySelectorAll(".panel.candidate")); }
+  function scoreButtons(trial, candidate, box) {
+    const [low, high] = trial.scale;
+    const row = el("div", {"class": "scores"});
+    for (let v = low; v <= high; v += 1) {
+      const b = el("button", {"type": "button", "data-score": String(v)}, String(v));
+      b.addEventListener("click", (event) => { event.stopPropagation(); give(candidate, box, v); });
+      row.appendChild(b);
+    }
+    box.appendChild(row);
+    if (trial.criteria.length) {
+      const grid = el("div", {"class": "criteria"});
+      trial.criteria.forEach((name) => {
+        grid.appendChild(el("label", {}, name));
+        const choice = el("select", {"data-criterion": name, "aria-label": candidate.label + " " + name});
+        choice.appendChild(el("option", {"value": ""}, "—"));
+        for (let v = low; v <= high; v += 1) { choice.appendChild(el("option", {"value": String(v)}, String(v))); }
+        const given = (candidate.criteria || {})[name];
+        if (given !== undefined && given !== null) { choice.value = String(given); }
+        choice.addEventListener("change", () => {
+          if (candidate.score === null || choice.value === "") { return; }
+          candidate.criteria = Object.assign({}, candidate.criteria, {[name]: Number(choice.value)});
+          saveCriterion(trial, candidate, name, Number(choice.value));
+        });
+        grid.appendChild(choice);
+      });
+      box.appendChild(grid);
+    }
+    mark(candidate, box);
+  }
+  function mark(candidate, box) {
+    box.dataset.score = candidate.score === null || candidate.score === undefined ? "" : String(candidate.score);
+    box.classList.toggle("rated", !!box.dataset.score);
+    box.querySelectorAll(".scores button").forEach((b) => b.classList.toggle("on", b.dataset.score === box.dataset.score));
+    box.querySelectorAll(".criteria select").forEach((s) => { s.disabled = !box.dataset.score; });
+  }
+  function give(candidate, box, value) {
+    const trial = trials[index];
+    candidate.score = value;
+    mark(candidate, box);
+    trial.rated = trial.candidates.every((c) => c.score !== null && c.score !== undefined);
+    localProgress();
+    save(trial, candidate.label, value);
+  }
+  function select(i) {
+    const panels = candidatePanels();
+    if (!panels.length) { return; }
+    if (flicked) { flick(); }
+    selected = (i + panels.length) % panels.length;
+    panels.forEach((p, k) => p.classList.toggle("selected", k === selected));
+    body.dataset.selected = panels[selected].dataset.label;
+  }
+  function flick() {
+    const panels = candidatePanels();
+    const trial = trials[index];
+    if (!panels.length || !trial) { return; }
+    const box = panels[selected];
+    const img = box.querySelector("img");
+    flicked = !flicked;
+    img.src = flicked ? trial.input_url : trial.candidates[selected].image_url;
+    box.classList.toggle("flicked", flicked);
+    box.querySelector(".plabel").textContent = flicked ? "input" : trial.candidates[selected].label;
+    body.dataset.flicked = flicked ? "true" : "false";
+    apply();
+  }
+  function show(i) {
+    if (!trials.length) {
+      views.innerHTML = "";
+      views.appendChild(el("div", {"class": "jdone"}, "Nothing to rate yet."));
+      return;
+    }
+    index = Math.max(0, Math.min(trials.length - 1, i));
+    flicked = false; body.dataset.flicked = "false";
+    const trial = trials[index];
+    views.innerHTML = "";
+    views.style.setProperty("--cols", String(Math.min(4, Math.ceil(Math.sqrt(trial.candidates.length + 1)))));
+    const input = panel("input", trial.input_url, false);
+    input.classList.add("input");
+    views.appendChild(input);
+    trial.candidates.forEach((candidate) => {
+      const box = panel(candidate.label, candidate.image_url, true);
+      box.classList.add("candidate");
+      if (mode === "rate") { scoreButtons(trial, candidate, box); }
+      views.appendChild(box);
+    });
+    document.getElementById("position").textContent = "Image " + (index + 1) + " of " + trials.length;
+    body.dataset.trial = String(index);
+    const first = views.querySelector(".viewport img");
+    const ready = () => {
+      natural = {w: first.naturalWidth, h: first.naturalHeight};
+      if (!view) { fit(); } else { apply(); }
+    };
+    if (first.complete && first.naturalWidth) { ready(); } else { first.addEventListener("load", ready, {once: true}); }
+    select(0);
+  }
+
+  // --- keyboard -----------------------------------------------------------------------
+  function onKey(event) {
+    if (event.target.tagName === "SELECT" || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    const key = event.key;
+    const trial = trials[index];
+    if (!trial) { return; }
+    if (/^[a-zA-Z]$/.test(key)) {
+      const at = trial.candidates.findIndex((c) => c.label === key.toUpperCase());
+      if (at >= 0) { select(at); event.preventDefault(); }
+      return;
+    }
+    if (mode === "rate" && /^[0-9]$/.test(key)) {
+      const [low, high] = trial.scale;
+      const value = key === "0" ? 10 : Number(key);
+      if (value >= low && value <= high) {
+        const box = candidatePanels()[selected];
+        give(trial.candidates[selected], box, value);
+        if (selected < trial.candidates.length - 1) { select(selected + 1); }
+      }
+      event.preventDefault();
+      return;
+    }
+    const actions = {" ": flick, "ArrowRight": () => select(selected + 1), "ArrowLeft": () => select(selected - 1),
+      "+": () => zoomCentre(ZOOM_STEP), "=": () => zoomCentre(ZOOM_STEP), "-": () => zoomCentre(1 / ZOOM_STEP),
+      ".": actualPixels, ",": fit, "]": () => show(index + 1), "Enter": () => show(index + 1),
+      "[": () => show(index - 1), "?": toggleHelp};
+    if (actions[key]) { event.preventDefault(); actions[key](); }
+  }
+  function toggleHelp() { const h = document.getElementById("help"); h.hidden = !h.hidden; }
+  document.addEventListener("keydown", onKey);
+  document.querySelectorAll(".jtools button").forEach((b) => b.addEventListener("click", () => {
+    const act = {prev: () => show(index - 1), next: () => show(index + 1), fit: fit, actual: actualPixels,
+      zoomin: () => zoomCentre(ZOOM_STEP), zoomout: () => zoomCentre(1 / ZOOM_STEP), flick: flick,
+      help: toggleHelp}[b.dataset.action];
+    if (act) { act(); b.blur(); }
+  }));
+  window.addEventListener("resize", () => { if (view) { apply(); } });
+
+  // --- start --------------------------------------------------------------------------
+  async function load() {
+    const response = await fetch(source, {credentials: "same-origin", headers: {"Accept": "application/json"}});
+    if (!response.ok) {
+      views.appendChild(el("div", {"class": "jdone"}, "Could not load the images (HTTP " + response.status + ")."));
+      return;
+    }
+    const data = await response.json();
+    trials = data.trials;
+    // scores given while offline win over what the server had
+    pending().forEach((item) => {
+      const trial = trials.find((t) => t.trial_id === item.trial_id);
+      if (!trial) { return; }
+      Object.entries(item.scores).forEach(([label, value]) => {
+        const c = trial.candidates.find((x) => x.label === label);
+        if (c) { c.score = value; }
+      });
+    });
+    if (data.progress) { setProgress(data.progress); } else { localProgress(); }
+    const next = trials.findIndex((t) => !t.rated);
+    show(next >= 0 ? next : 0);
+    body.dataset.ready = "true";
+    if (mode === "rate") { flush(); }
+  }
+  load();
+})();

@@ -1,0 +1,130 @@
+"""Account pages: sign-up, sign-in, sign-out, and the account page with personal API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts import AccountError, authenticate, create_token, create_user, revoke_token
+from app.config import get_settings
+from app.deps import SessionDep
+from app.models import ApiToken, Team, TeamMember, User
+from app.security import MIN_PASSWORD_LENGTH
+from app.web.access import SignedIn, Viewer, sign_in, sign_out
+from app.web.csrf import require_csrf
+from app.web.errors import PageError
+from app.web.templating import flash, render
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Form()]
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to return to after signing in; anything else (another site) becomes ``/``."""
+    if not value:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
+
+
+@router.get("/sign-up", response_class=HTMLResponse)
+def sign_up_page(request: Request, user: Viewer, next: str = "/") -> HTMLResponse:
+    return render(request, "sign_up.html", {"user": user, "errors": [], "name": "", "email": "",
+                                            "next_url": safe_next(next),
+                                            "min_password": MIN_PASSWORD_LENGTH})
+
+
+@router.post("/sign-up", dependencies=[Depends(require_csrf)], response_model=None)
+def sign_up(request: Request, session: SessionDep, name: Text = "", email: Text = "",
+            password: Text = "", next: Text = "/") -> HTMLResponse | RedirectResponse:
+    errors = [] if name.strip() else ["Name: please give a name (it is shown to your team)."]
+    try:
+        user = create_user(session, email, name=name.strip() or None, password=password)
+    except AccountError as exc:
+        errors.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+    if errors:
+        session.rollback()
+        return render(request, "sign_up.html", {
+            "user": None, "errors": errors, "name": name, "email": email,
+            "next_url": safe_next(next), "min_password": MIN_PASSWORD_LENGTH}, status_code=400)
+    session.commit()
+    sign_in(request, user)
+    flash(request, "ok", f"Welcome, {user.name}! Open a challenge to create your team.")
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request, user: Viewer, next: str = "/") -> HTMLResponse:
+    return render(request, "sign_in.html", {"user": user, "error": None, "email": "",
+                                            "next_url": safe_next(next)})
+
+
+@router.post("/sign-in", dependencies=[Depends(require_csrf)], response_model=None)
+def sign_in_form(request: Request, session: SessionDep, email: Text = "", password: Text = "",
+                 next: Text = "/") -> HTMLResponse | RedirectResponse:
+    user = authenticate(session, email, password)
+    if user is None:
+        return render(request, "sign_in.html", {
+            "user": None, "error": "Wrong email or password.", "email": email,
+            "next_url": safe_next(next)}, status_code=400)
+    session.commit()  # authenticate may have upgraded the password hash
+    sign_in(request, user)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/sign-out", dependencies=[Depends(require_csrf)])
+def sign_out_form(request: Request) -> RedirectResponse:
+    sign_out(request)
+    flash(request, "info", "You are signed out.")
+    return RedirectResponse("/", status_code=303)
+
+
+def _account_page(request: Request, session: Session, user: User,
+                  new_token: dict | None = None) -> HTMLResponse:
+    teams = session.scalars(
+        select(Team).join(TeamMember).where(TeamMember.user_id == user.id)
+        .options(selectinload(Team.challenge),
+                 selectinload(Team.members).selectinload(TeamMember.user))
+        .order_by(Team.created_at)).all()
+    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                             .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(),
+                                       ApiToken.id.desc())).all()
+    return render(request, "account.html", {
+        "user": user, "section": "account", "teams": teams, "tokens": tokens,
+        "new_token": new_token, "base_url": get_settings().base_url.rstrip("/")})
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, user: SignedIn, session: SessionDep) -> HTMLResponse:
+    return _account_page(request, session, user)
+
+
+@router.post("/account/tokens", dependencies=[Depends(require_csrf)], response_class=HTMLResponse)
+def create_token_form(request: Request, user: SignedIn, session: SessionDep,
+                      name: Text = "") -> HTMLResponse:
+    """The new token is shown in this answer only: it is never stored or sent again."""
+    clean = name.strip()[:200]
+    if not clean:
+        raise PageError(400, "Give the token a name, so that you can tell your tokens apart.")
+    _, token = create_token(session, session.get_one(User, user.id), name=clean)
+    session.commit()
+    return _account_page(request, session, user, new_token={"name": clean, "value": token})
+
+
+@router.post("/account/tokens/{token_id}/revoke", dependencies=[Depends(require_csrf)])
+def revoke_token_form(token_id: int, request: Request, user: SignedIn,
+                      session: SessionDep) -> RedirectResponse:
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise PageError(404, f"You have no token number {token_id}.")
+    revoke_token(row)
+    flash(request, "ok",
+          f"Token “{row.name or row.prefix}” revoked: scripts using it are refused now.")
+    return RedirectResponse("/account", status_code=303)

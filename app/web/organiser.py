@@ -1,0 +1,151 @@
+"""Organiser pages: challenges, bundle upload, phase visibility, rescoring, the queue dashboard."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app import organiser as actions
+from app import queue
+from app.bundles import BundleError, install_bundle
+from app.config import get_settings
+from app.deps import SessionDep
+from app.models import LEADERBOARD_VISIBILITY, Phase, Submission, User, utcnow
+from app.web.access import OrganiserPage, shown_as_page
+from app.web.bundle_upload import UnsafeBundle, unpack_bundle
+from app.web.csrf import require_csrf
+from app.web.errors import PageError
+from app.web.pages import find_challenge, find_phase
+from app.web.templating import flash, render
+from app.web.views import challenge_summaries
+
+router = APIRouter(prefix="/organiser", include_in_schema=False)
+LISTED_SUBMISSIONS = 500
+RECENT_FAILURES = 20
+
+
+def download_url(submission_id: int) -> str:
+    return f"/api/organiser/submissions/{submission_id}/download"
+
+
+def _index(request: Request, session: SessionDep, user: User, bundle_errors: list[str],
+           status_code: int = 200) -> HTMLResponse:
+    return render(request, "organiser/index.html", {
+        "user": user, "section": "organiser", "bundle_errors": bundle_errors,
+        "challenges": challenge_summaries(session, user, utcnow())}, status_code=status_code)
+
+
+@router.get("", response_class=HTMLResponse)
+def organiser_home(request: Request, user: OrganiserPage, session: SessionDep) -> HTMLResponse:
+    return _index(request, session, user, [])
+
+
+@router.post("/bundles", dependencies=[Depends(require_csrf)], response_model=None)
+def upload_bundle(request: Request, user: OrganiserPage, session: SessionDep,
+                  bundle: Annotated[UploadFile, File()]) -> HTMLResponse | RedirectResponse:
+    """Unpack, check and load a bundle zip; every problem is listed and nothing changes on error."""
+    settings = get_settings()
+    work = Path(tempfile.mkdtemp(prefix="bundle-", dir=_scratch(settings.data_dir)))
+    try:
+        archive = work / "bundle.zip"
+        with archive.open("wb") as out:
+            shutil.copyfileobj(bundle.file, out, 1024 * 1024)
+        root = unpack_bundle(archive, work / "unpacked", max_bytes=settings.max_upload_bytes)
+        result = install_bundle(root, actor_id=user.id)
+    except (UnsafeBundle, BundleError) as exc:
+        name = bundle.filename or "bundle"
+        return _index(request, session, user, [f"{name}: {p}" for p in exc.problems],
+                      status_code=400)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    verb = "created" if result.created else "updated"
+    flash(request, "ok", f"Challenge “{result.challenge.title}” {verb} "
+                         f"({len(result.replaced)} image set(s) copied).")
+    return RedirectResponse(f"/organiser/challenges/{result.challenge.slug}", status_code=303)
+
+
+def _scratch(data_dir: Path) -> Path:
+    path = data_dir / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@router.get("/challenges/{slug}", response_class=HTMLResponse)
+def organiser_challenge(slug: str, request: Request, user: OrganiserPage,
+                        session: SessionDep) -> HTMLResponse:
+    challenge = find_challenge(session, slug)
+    submissions = session.scalars(
+        select(Submission).join(Phase).where(Phase.challenge_id == challenge.id)
+        .options(selectinload(Submission.team), selectinload(Submission.phase))
+        .order_by(Submission.id.desc()).limit(LISTED_SUBMISSIONS)).all()
+    counts: dict[int, int] = {}
+    for sub in submissions:
+        counts[sub.phase_id] = counts.get(sub.phase_id, 0) + 1
+    return render(request, "organiser/challenge.html", {
+        "user": user, "section": "organiser", "challenge": challenge,
+        "phases": [{"phase": p, "count": counts.get(p.id, 0)} for p in challenge.phases],
+        "submissions": submissions, "visibilities": LEADERBOARD_VISIBILITY,
+        "csv_url": f"/api/organiser/challenges/{challenge.slug}/submissions.csv",
+        "download_url": download_url})
+
+
+@router.post("/challenges/{slug}/phases/{phase_slug}/leaderboard",
+             dependencies=[Depends(require_csrf)])
+def set_visibility(slug: str, phase_slug: str, request: Request, user: OrganiserPage,
+                   session: SessionDep,
+                   visibility: Annotated[str, Form()] = "") -> RedirectResponse:
+    phase = find_phase(find_challenge(session, slug), phase_slug)
+    with shown_as_page():
+        actions.set_visibility(session, phase, visibility, session.get_one(User, user.id))
+    flash(request, "ok", f"The leaderboard of “{phase.title}” is now {visibility}.")
+    return RedirectResponse(f"/organiser/challenges/{slug}", status_code=303)
+
+
+@router.post("/challenges/{slug}/phases/{phase_slug}/rescore", dependencies=[Depends(require_csrf)])
+def rescore_phase(slug: str, phase_slug: str, request: Request, user: OrganiserPage,
+                  session: SessionDep) -> RedirectResponse:
+    phase = find_phase(find_challenge(session, slug), phase_slug)
+    ids = actions.rescore_phase(session, phase, session.get_one(User, user.id))
+    session.commit()
+    queue.enqueue(ids)
+    flash(request, "ok", f"{len(ids)} submission(s) of “{phase.title}” queued for rescoring; "
+                         "their previous results are kept in the audit log.")
+    return RedirectResponse(f"/organiser/challenges/{slug}", status_code=303)
+
+
+@router.post("/submissions/{submission_id}/rescore", dependencies=[Depends(require_csrf)])
+def rescore_submission(submission_id: int, request: Request, user: OrganiserPage,
+                       session: SessionDep) -> RedirectResponse:
+    sub = session.get(Submission, submission_id)
+    if sub is None:
+        raise PageError(404, f"There is no submission {submission_id}.")
+    with shown_as_page():
+        ids = actions.rescore_submission(session, sub, session.get_one(User, user.id))
+    session.commit()
+    queue.enqueue(ids)
+    flash(request, "ok", f"Submission #{submission_id} queued for rescoring; its previous "
+                         "results are kept in the audit log.")
+    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(request: Request, user: OrganiserPage, session: SessionDep) -> HTMLResponse:
+    board = actions.queue_dashboard(session, mode="celery" if queue.uses_broker() else "local")
+    active = session.scalars(
+        select(Submission).where(Submission.status.in_(("queued", "scoring")))
+        .options(selectinload(Submission.phase).selectinload(Phase.challenge))
+        .order_by(Submission.created_at, Submission.id)).all()
+    failures = session.scalars(
+        select(Submission).where(Submission.status == "failed")
+        .options(selectinload(Submission.team))
+        .order_by(Submission.finished_at.desc(), Submission.id.desc()).limit(RECENT_FAILURES)).all()
+    return render(request, "organiser/queue.html", {
+        "user": user, "section": "organiser", "board": board, "active": active,
+        "failures": failures, "broker": queue.uses_broker()})

@@ -1,0 +1,65 @@
+"""Renders the HTML pages: the Jinja2 environment (autoescaped), its filters and flash messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.web.csrf import csrf_token
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+FLASH_KEY = "flash"
+
+
+def format_time(value: datetime | None) -> str:
+    """``2024-02-01 00:00 UTC``; an em dash for no time."""
+    if value is None:
+        return "—"
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_number(value: float | None, digits: int = 4) -> str:
+    """A metric value with a fixed number of decimals; an em dash for a missing one."""
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _static_url(name: str) -> str:
+    """A static file's URL, versioned by its modification time so browsers never keep stale JS."""
+    path = STATIC_DIR / name
+    version = int(path.stat().st_mtime) if path.exists() else 0
+    return f"/static/{name}?v={version}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["time"] = format_time
+    env.filters["num"] = format_number
+    env.globals["static"] = _static_url
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def flash(request: Request, kind: str, message: str) -> None:
+    """Queue a message (``ok``, ``error`` or ``info``) for the next page this browser renders."""
+    request.session[FLASH_KEY] = [*request.session.get(FLASH_KEY, []), [kind, message]]
+
+
+def render(request: Request, name: str, context: dict[str, Any], *,
+           status_code: int = 200) -> HTMLResponse:
+    """A page from ``templates/name``; the context must carry ``user`` (None when signed out)."""
+    page = {"section": "", **context,
+            "csrf_token": csrf_token(request),
+            "flashes": [tuple(item) for item in request.session.pop(FLASH_KEY, [])]}
+    return templates.TemplateResponse(request, name, page, status_code=status_code)

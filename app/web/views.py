@@ -1,0 +1,153 @@
+"""What the pages show about challenges and phases: state, quota left, who may submit or look."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.leaderboard import METRIC_COLUMNS, visible_rows
+from app.models import Challenge, Dataset, Phase, Submission, Team, User
+from app.submissions import Rejected, check_qualified, quota_left
+from app.web.templating import format_time
+from metrics.registry import RAIM_METRICS
+
+_DIGITS = {"psnr": 2, "ssim": 4, "lpips": 4, "dists": 4, "niqe": 3}
+_LABELS = {"psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "dists": "DISTS", "niqe": "NIQE"}
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    name: str
+    label: str
+    digits: int
+    lower_is_better: bool
+
+
+METRICS = tuple(MetricColumn(m.name, _LABELS.get(m.name, m.name.upper()), _DIGITS.get(m.name, 4),
+                             m.lower_is_better) for m in RAIM_METRICS if m.name in METRIC_COLUMNS)
+
+
+def phase_state(phase: Phase, now: datetime) -> str:
+    """``upcoming``, ``open`` or ``closed``."""
+    if phase.start is not None and now < phase.start:
+        return "upcoming"
+    if phase.end is not None and now > phase.end:
+        return "closed"
+    return "open"
+
+
+@dataclass(frozen=True)
+class Quota:
+    today: int | None
+    total: int | None
+    resets_at: datetime
+
+    @property
+    def exhausted(self) -> bool:
+        return any(v is not None and v <= 0 for v in (self.today, self.total))
+
+    @property
+    def describe(self) -> str:
+        """``3 of 5 left today · 97 of 100 in total`` or ``no submission limit``."""
+        parts = []
+        if self.today is not None:
+            parts.append(f"{max(self.today, 0)} submission{'' if self.today == 1 else 's'} "
+                         f"left today (resets {format_time(self.resets_at)})")
+        if self.total is not None:
+            parts.append(f"{max(self.total, 0)} left in total")
+        return " · ".join(parts) if parts else "no submission limit"
+
+
+@dataclass(frozen=True)
+class PhaseView:
+    phase: Phase
+    state: str
+    inputs: Dataset | None
+    quota: Quota | None
+    can_submit: bool
+    reason: str | None
+    leaderboard_visible: bool
+    can_download: bool
+
+
+def leaderboard_visible(phase: Phase, user: User | None, team_ids: set[int]) -> bool:
+    """Whether the viewer may open the phase's leaderboard page (rows may still be filtered)."""
+    return visible_rows([], phase.leaderboard, organiser=bool(user and user.is_organiser),
+                        team_ids=team_ids) is not None
+
+
+def _blocker(session: Session, phase: Phase, team: Team | None, state: str,
+             quota: Quota | None) -> str | None:
+    if team is None:
+        return None
+    if state == "upcoming":
+        return f"Submissions open {format_time(phase.start)}."
+    if state == "closed":
+        return f"Submissions closed {format_time(phase.end)}."
+    if quota is not None and quota.exhausted:
+        return f"Your team has used its quota: {quota.describe}."
+    try:
+        check_qualified(session, phase, team)
+    except Rejected as exc:
+        return exc.detail[:1].upper() + exc.detail[1:] + "."
+    return None
+
+
+def phase_view(session: Session, phase: Phase, user: User | None, team: Team | None,
+               now: datetime) -> PhaseView:
+    state = phase_state(phase, now)
+    quota = None
+    if team is not None:
+        left = quota_left(session, phase, team, now)
+        quota = Quota(left.today, left.total, left.resets_at)
+    reason = _blocker(session, phase, team, state, quota)
+    return PhaseView(phase, state, phase.dataset("inputs"), quota,
+                     can_submit=team is not None and reason is None, reason=reason,
+                     leaderboard_visible=leaderboard_visible(
+                         phase, user, {team.id} if team is not None else set()),
+                     can_download=may_download(session, phase, user, team, state))
+
+
+def may_download(session: Session, phase: Phase, user: User | None, team: Team | None,
+                 state: str) -> bool:
+    """Inputs go to signed-in people once the phase opens; a qualifying phase's to finalists."""
+    if user is None:
+        return False
+    if user.is_organiser:
+        return True
+    if state == "upcoming":
+        return False
+    if not (phase.qualify_from and phase.qualify_top):
+        return True
+    if team is None:
+        return False
+    try:
+        check_qualified(session, phase, team)
+    except Rejected:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ChallengeSummary:
+    challenge: Challenge
+    phases: list[PhaseView]
+    team_count: int
+    submission_count: int
+
+
+def challenge_summaries(session: Session, user: User | None,
+                        now: datetime) -> list[ChallengeSummary]:
+    """Every challenge, newest first, with its phases' states and counts."""
+    teams = dict(session.execute(select(Team.challenge_id, func.count(Team.id))
+                                 .group_by(Team.challenge_id)).all())
+    subs = dict(session.execute(select(Phase.challenge_id, func.count(Submission.id))
+                                .join(Submission, Submission.phase_id == Phase.id)
+                                .group_by(Phase.challenge_id)).all())
+    challenges = session.scalars(select(Challenge).order_by(Challenge.created_at.desc(),
+                                                            Challenge.id.desc()))
+    return [ChallengeSummary(c, [phase_view(session, p, user, None, now) for p in c.phases],
+                             teams.get(c.id, 0), subs.get(c.id, 0)) for c in challenges]

@@ -1,0 +1,137 @@
+"""Organiser pages: access, bundle upload from the browser, visibility, rescoring, the queue."""
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.db import session_scope
+from app.models import AuditLog, Challenge, Phase, Submission
+from tests.utils.bundles import write_bundle
+from tests.utils.pages import HTML, make_user, post_form, scored_submission, sign_in
+
+
+@pytest.fixture
+def organiser(client):
+    make_user("olga@example.org", name="Olga", organiser=True)
+    sign_in(client, "olga@example.org")
+
+
+def zip_tree(folder: Path, out: Path, prefix: str = "") -> Path:
+    with zipfile.ZipFile(out, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, prefix + path.relative_to(folder).as_posix())
+    return out
+
+
+def test_organiser_pages_are_forbidden_to_participants(client, arena):
+    make_user("ann@example.org", team="alpha", challenge=arena.challenge)
+    sign_in(client, "ann@example.org")
+    for path in ("/organiser", "/organiser/queue", "/organiser/challenges/raim-test"):
+        response = client.get(path, headers=HTML)
+        assert response.status_code == 403 and "organisers only" in response.text, path
+
+
+def test_organiser_pages_redirect_anonymous_people_to_sign_in(client):
+    response = client.get("/organiser", headers=HTML, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=/organiser"
+
+
+def test_organiser_home_lists_challenges(client, arena, organiser):
+    response = client.get("/organiser", headers=HTML)
+    assert response.status_code == 200
+    assert [c.challenge.slug for c in response.context["challenges"]] == ["raim-test"]
+
+
+def test_bundle_upload_creates_the_challenge(client, organiser, sample_set, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle", sample_set, slug="raim-web")
+    archive = zip_tree(bundle, tmp_path / "bundle.zip", prefix="raim-web/")
+    with archive.open("rb") as handle:
+        response = post_form(client, "/organiser/bundles",
+                             files={"bundle": ("bundle.zip", handle, "application/zip")})
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/organiser/challenges/raim-web"
+    with session_scope() as session:
+        challenge = session.scalar(select(Challenge).where(Challenge.slug == "raim-web"))
+        assert [p.slug for p in challenge.phases] == ["validation", "final"]
+        assert challenge.phases[0].dataset("ground_truth").image_count == 3
+    assert client.get("/organiser/challenges/raim-web", headers=HTML).status_code == 200
+
+
+def test_bundle_upload_lists_every_problem_and_changes_nothing(client, organiser, sample_set,
+                                                                tmp_path):
+    bundle = write_bundle(tmp_path / "bundle", sample_set, slug="raim-web")
+    (bundle / "validation" / "gt" / "002.png").unlink()
+    (bundle / "final" / "lq" / "001.png").write_bytes(b"not an image")
+    with zip_tree(bundle, tmp_path / "bundle.zip").open("rb") as handle:
+        response = post_form(client, "/organiser/bundles",
+                             files={"bundle": ("bundle.zip", handle, "application/zip")})
+    assert response.status_code == 400
+    problems = " ".join(response.context["bundle_errors"])
+    assert "002" in problems and "001.png" in problems
+    with session_scope() as session:
+        assert session.scalar(select(Challenge).where(Challenge.slug == "raim-web")) is None
+
+
+def test_bundle_upload_refuses_unsafe_paths(client, organiser, tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("../escape.yaml", "slug: x")
+    with archive.open("rb") as handle:
+        response = post_form(client, "/organiser/bundles",
+                             files={"bundle": ("evil.zip", handle, "application/zip")})
+    assert response.status_code == 400 and "outside the bundle folder" in response.text
+
+
+def test_set_visibility_hides_the_leaderboard_and_is_audited(client, arena, organiser):
+    response = post_form(client, "/organiser/challenges/raim-test/phases/validation/leaderboard",
+                         {"visibility": "hidden"})
+    assert response.status_code == 303
+    with session_scope() as session:
+        assert session.get_one(Phase, arena.phase_id).leaderboard == "hidden"
+        assert session.scalar(select(AuditLog).where(AuditLog.action == "phase.leaderboard"))
+
+
+def test_set_visibility_refuses_an_unknown_value(client, arena, organiser):
+    response = post_form(client, "/organiser/challenges/raim-test/phases/validation/leaderboard",
+                         {"visibility": "sideways"})
+    assert response.status_code == 400 and "sideways" in response.text
+
+
+def test_rescore_submission_queues_it_again(client, arena, organiser):
+    sub_id = scored_submission(arena.phase_id, arena.team_ids["alpha"], {"001": 50.0})
+    response = post_form(client, f"/organiser/submissions/{sub_id}/rescore")
+    assert response.status_code == 303 and response.headers["location"] == f"/submissions/{sub_id}"
+    with session_scope() as session:
+        sub = session.get_one(Submission, sub_id)
+        assert sub.status == "queued" and sub.score is None
+
+
+def test_rescore_phase_queues_every_finished_submission(client, arena, organiser):
+    ids = [scored_submission(arena.phase_id, arena.team_ids[t], {"001": 50.0})
+           for t in ("alpha", "beta")]
+    response = post_form(client, "/organiser/challenges/raim-test/phases/validation/rescore")
+    assert response.status_code == 303
+    with session_scope() as session:
+        assert {session.get_one(Submission, i).status for i in ids} == {"queued"}
+
+
+def test_queue_page_counts_waiting_running_and_failed(client, arena, organiser):
+    scored_submission(arena.phase_id, arena.team_ids["alpha"], {}, status="queued")
+    scored_submission(arena.phase_id, arena.team_ids["beta"], {}, status="failed")
+    response = client.get("/organiser/queue", headers=HTML)
+    assert response.status_code == 200
+    board = response.context["board"]
+    assert (board["waiting"], board["running"], board["failed"]) == (1, 0, 1)
+    assert "the ground truth changed" in response.text
+
+
+def test_organiser_challenge_page_links_csv_and_downloads(client, arena, organiser):
+    scored_submission(arena.phase_id, arena.team_ids["alpha"], {"001": 50.0})
+    response = client.get("/organiser/challenges/raim-test", headers=HTML)
+    assert response.status_code == 200
+    csv = client.get(response.context["csv_url"])
+    assert csv.status_code == 200 and "alpha" in csv.text
