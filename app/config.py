@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     max_wait_seconds: int = 600  # cap on POST /score?wait=SECONDS
     # Test-only: while this file exists the worker holds a claimed job before scoring it.
     hold_scoring_file: Path | None = None
+    # Ground-truth DISTS feature cache of metrics.pipeline.FastScorer (off while 0 bytes):
+    # ~104 MB of disk per 1024x1024 ground truth from stage 3, ~488 MB from stage 1.
+    dists_cache_dir: Path | None = None  # None: dists_cache_path, under data_dir
+    dists_cache_bytes: int = 0
+    dists_cache_from_stage: int = 3
 
     @field_validator("device")
     @classmethod
@@ -61,6 +66,10 @@ class Settings(BaseSettings):
     @property
     def datasets_dir(self) -> Path:
         return self.data_dir / "datasets"
+
+    @property
+    def dists_cache_path(self) -> Path:
+        return self.dists_cache_dir or self.data_dir / "dists-cache"
 
     def session_secret(self) -> str:
         """The cookie-signing secret: RAIM_SECRET_KEY, else one generated once and kept."""

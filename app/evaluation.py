@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metrics.engine import MetricSuite
+from metrics.registry import RAIM_MIN_SIDE
 from metrics.images import ImageSet, Inventory, iter_decoded, pair_images
 from scoring.formula import RAIM_2024, Formula
 from scoring.report import Report, image_row
@@ -30,7 +31,8 @@ def inventory(pred: Path, gt: Path | None, *, max_pixels: int, max_images: int |
     pred_set = ImageSet(pred, "prediction")
     gt_set = ImageSet(gt, "ground truth") if gt is not None else None
     try:
-        return pair_images(pred_set, gt_set, max_pixels=max_pixels, max_images=max_images)
+        return pair_images(pred_set, gt_set, max_pixels=max_pixels, max_images=max_images,
+                           min_side=RAIM_MIN_SIDE)
     finally:
         pred_set.close()
         if gt_set is not None:

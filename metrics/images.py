@@ -157,13 +157,18 @@ def _bit_depth(data: bytes, img: Image.Image) -> int:
     return 16 if "16" in img.mode or img.mode == "I" else 8
 
 
-def inspect_image(data: bytes, name: str, max_pixels: int) -> tuple[ImageInfo | None, list[Problem]]:
-    """Check one file fully (header, size cap, complete decode); never raises."""
+def inspect_image(
+    data: bytes, name: str, max_pixels: int, min_side: int = 1
+) -> tuple[ImageInfo | None, list[Problem]]:
+    """Check one file fully (header, size limits, complete decode); never raises."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
             if width * height > max_pixels:
                 return None, [Problem(name, f"{width}x{height} is over the limit of {max_pixels:,} pixels")]
+            if min(width, height) < min_side:
+                return None, [Problem(name, f"{width}x{height} is smaller than the minimum of "
+                                            f"{min_side}x{min_side} the metrics need")]
             bits = _bit_depth(data, img)
             img.load()  # raises on truncated or corrupt data
     except UnidentifiedImageError:
@@ -207,6 +212,7 @@ def pair_images(
     *,
     max_pixels: int,
     max_images: int | None = None,
+    min_side: int = 1,
     check_sizes: bool = True,
 ) -> Inventory:
     """Pair files by stem and check every file; raises InvalidInput with all problems.
@@ -229,7 +235,8 @@ def pair_images(
     notes: list[str] = []
     sixteen_bit: list[str] = []
     for stem in stems:
-        pred_info, pred_problems = inspect_image(pred.read(pred_stems[stem]), pred_stems[stem], max_pixels)
+        pred_info, pred_problems = inspect_image(pred.read(pred_stems[stem]), pred_stems[stem], max_pixels,
+                                                   min_side)
         problems.extend(pred_problems)
         if pred_info and pred_info.bits == 16:
             sixteen_bit.append(pred_stems[stem])

@@ -50,3 +50,6 @@ METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in RAIM_METRICS)
 
 # The reference procedure crops this many pixels from every border before scoring.
 RAIM_CROP = 4
+# NIQE works on 96x96 blocks: smaller images (after the crop) cannot be scored.
+NIQE_BLOCK = 96
+RAIM_MIN_SIDE = NIQE_BLOCK + 2 * RAIM_CROP

@@ -93,9 +93,16 @@
     views.querySelectorAll(".viewport").forEach((vp) => vp.classList.toggle("pixelated", view.scale >= 2));
     body.dataset.scale = view.scale.toFixed(4);
   }
-  function firstViewport() { return views.querySelector(".viewport"); }
+  function smallestViewport() {
+    // every view shows the same window onto the image: fit the smallest one
+    let best = null;
+    views.querySelectorAll(".viewport").forEach((vp) => {
+      if (!best || vp.clientWidth * vp.clientHeight < best.clientWidth * best.clientHeight) { best = vp; }
+    });
+    return best;
+  }
   function fit() {
-    const vp = firstViewport();
+    const vp = smallestViewport();
     if (!vp || !natural) { return; }
     const scale = Math.min(vp.clientWidth / natural.w, vp.clientHeight / natural.h);
     view = {scale: scale, x: (vp.clientWidth - natural.w * scale) / 2,
@@ -110,7 +117,7 @@
     apply();
   }
   function zoomCentre(factor) {
-    const vp = firstViewport();
+    const vp = smallestViewport();
     if (vp) { zoomAt(factor, vp.clientWidth / 2, vp.clientHeight / 2); }
   }
   function actualPixels() {
@@ -168,7 +175,7 @@
     if (trial.criteria.length) {
       const grid = el("div", {"class": "criteria"});
       trial.criteria.forEach((name) => {
-        grid.appendChild(el("label", {}, name));
+        grid.appendChild(el("label", {"title": name}, name.slice(0, 4)));
         const choice = el("select", {"data-criterion": name, "aria-label": candidate.label + " " + name});
         choice.appendChild(el("option", {"value": ""}, "—"));
         for (let v = low; v <= high; v += 1) { choice.appendChild(el("option", {"value": String(v)}, String(v))); }

@@ -1,4 +1,4 @@
-"""Judging: judges, qualified teams, rating campaigns and their entries, trials, candidates, ratings.
+"""Judging: judges, qualified teams, rating campaigns, their entries, trials, candidates, ratings.
 
 Revision ID: 0003_judging
 Revises: 0002
@@ -118,7 +118,8 @@ def upgrade() -> None:
         _unique("judge_candidates", "image_token"))
     _index("judge_candidates", "trial_id")
     op.create_table(
-        "judge_ratings", _id(), _int("candidate_id"), sa.Column("score", sa.Float(), nullable=False),
+        "judge_ratings", _id(), _int("candidate_id"),
+        sa.Column("score", sa.Float(), nullable=False),
         _json("criteria", nullable=True), _ts("rated_at"),
         _fk("judge_ratings", "candidate_id", "judge_candidates", "CASCADE"), _pk("judge_ratings"),
         _unique("judge_ratings", "candidate_id"))

@@ -151,3 +151,10 @@ def test_image_set_refuses_unsafe_zip_paths(tmp_path):
 def test_image_set_reports_a_missing_path(tmp_path):
     images = ImageSet(tmp_path / "nope", "ground truth")
     assert images.problems[0].message == "ground truth path does not exist"
+
+
+def test_pair_images_rejects_images_below_the_minimum_side(tmp_path):
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, {"a.png": _png(_rgb(64, 200))}, {"a.png": _png(_rgb(64, 200))}, min_side=104)
+    problems = _problems(caught)
+    assert "200x64 is smaller than the minimum of 104x104" in problems["a.png"]

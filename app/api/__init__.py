@@ -1,0 +1,1 @@
+"""JSON API routers: submissions, leaderboards, organiser tools."""

@@ -1,0 +1,166 @@
+"""Judging commands: ``raim campaign open|close``, ``raim judge add``, ``raim finalists confirm``.
+
+``raim judge add`` prints the judge's personal sign-in link as the last word of its last
+line, so that scripts can take it with ``| tail -n1 | awk '{print $NF}'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.accounts import AccountError
+from app.db import session_scope
+from app.judging import qualification
+from app.judging.campaigns import (
+    CampaignError,
+    CampaignOptions,
+    add_judge,
+    close_campaign,
+    find_challenge,
+    find_phase,
+    open_campaign,
+    open_campaign_of,
+    parse_scale,
+    sign_in_link,
+)
+from app.judging.qualification import QualificationError
+
+EXIT_INVALID = 2
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    campaign = sub.add_parser("campaign", help="open or close a judges' rating campaign")
+    actions = campaign.add_subparsers(dest="action", required=True)
+    start = actions.add_parser(
+        "open", help="open a rating campaign on a closed unpaired phase",
+        description="Rates each finalist's last accepted submission unless --submission says "
+        "otherwise; the method (model, normalisations, bootstrap) is stored with the campaign.")
+    start.add_argument("challenge", metavar="CHALLENGE")
+    start.add_argument("phase", metavar="PHASE")
+    start.add_argument("--scale", default="1-10", help="rating scale LOW-HIGH (default 1-10)")
+    start.add_argument("--criteria", action="store_true",
+                       help="also score texture, noise, artefacts and fidelity")
+    start.add_argument("--repeats", type=float, default=0.05,
+                       help="share of images shown twice, hidden, to check consistency (0.05)")
+    start.add_argument("--submission", action="append", default=[], metavar="TEAM=ID",
+                       help="rate this submission of TEAM instead of its last one (repeatable)")
+    start.add_argument("--model", default="mos", choices=("mos", "mle"))
+    start.add_argument("--judge-normalisation", default="zscore", choices=("none", "zscore"))
+    start.add_argument("--normalisation", default="minmax", choices=("minmax", "rank", "zscore"),
+                       help="common scale of each phase's scores before the blend")
+    start.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples (1000)")
+    start.set_defaults(handler=_campaign_open)
+    stop = actions.add_parser("close", help="close the open campaign of a phase")
+    stop.add_argument("challenge", metavar="CHALLENGE")
+    stop.add_argument("phase", metavar="PHASE")
+    stop.set_defaults(handler=_campaign_close)
+
+    judge = sub.add_parser("judge", help="manage judges")
+    judge_actions = judge.add_subparsers(dest="action", required=True)
+    add = judge_actions.add_parser(
+        "add", help="create a judge and print a personal sign-in link (last word, last line)")
+    add.add_argument("name", metavar="NAME", help="judge name, unique in the challenge")
+    add.add_argument("--challenge", required=True, metavar="SLUG")
+    add.add_argument("--email", help="use (or create) the account with this address")
+    add.set_defaults(handler=_judge_add)
+
+    finalists = sub.add_parser("finalists", help="show or confirm the finalists of a phase")
+    finalist_actions = finalists.add_subparsers(dest="action", required=True)
+    show = finalist_actions.add_parser("show", help="list the finalists in force")
+    show.add_argument("challenge", metavar="CHALLENGE")
+    show.add_argument("phase", metavar="PHASE")
+    show.set_defaults(handler=_finalists_show)
+    confirm = finalist_actions.add_parser(
+        "confirm", help="confirm the proposed finalists, or exactly the --team ones")
+    confirm.add_argument("challenge", metavar="CHALLENGE")
+    confirm.add_argument("phase", metavar="PHASE")
+    confirm.add_argument("--team", action="append", metavar="NAME",
+                         help="admit this team (repeatable); without it, the proposal")
+    confirm.set_defaults(handler=_finalists_confirm)
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _chosen(pairs: list[str]) -> dict[str, int]:
+    chosen = {}
+    for pair in pairs:
+        team, _, number = pair.rpartition("=")
+        if not team or not number.isdigit():
+            raise CampaignError(f"--submission {pair!r}: write it as TEAM=ID")
+        chosen[team] = int(number)
+    return chosen
+
+
+def _campaign_open(args: argparse.Namespace) -> int:
+    try:
+        options = CampaignOptions(
+            scale=parse_scale(args.scale), criteria=args.criteria, repeat_share=args.repeats,
+            submissions=_chosen(args.submission),
+            method={"model": args.model, "judge_normalisation": args.judge_normalisation,
+                    "normalisation": args.normalisation, "bootstrap_samples": args.bootstrap})
+        with session_scope() as session:
+            campaign = open_campaign(session, find_phase(session, args.challenge, args.phase),
+                                     options, actor=None)
+            for entry in campaign.entries:
+                print(f"{entry.team.name}: submission {entry.submission_id}")
+            print(f"campaign {campaign.id} open on {args.challenge}/{args.phase}: "
+                  f"{len(campaign.entries)} finalists, scale {args.scale}")
+    except CampaignError as exc:
+        return _error(str(exc))
+    return 0
+
+
+def _campaign_close(args: argparse.Namespace) -> int:
+    try:
+        with session_scope() as session:
+            campaign = open_campaign_of(session, find_phase(session, args.challenge, args.phase))
+            if campaign is None:
+                return _error(f"phase {args.phase} has no open campaign")
+            close_campaign(session, campaign, actor=None)
+    except CampaignError as exc:
+        return _error(str(exc))
+    print(f"campaign closed on {args.challenge}/{args.phase}")
+    return 0
+
+
+def _judge_add(args: argparse.Namespace) -> int:
+    try:
+        with session_scope() as session:
+            judge, token = add_judge(session, find_challenge(session, args.challenge), args.name,
+                                     email=args.email)
+            name = judge.name
+    except (CampaignError, AccountError) as exc:
+        return _error(str(exc))
+    print(f"judge {name!r} added to {args.challenge}; personal sign-in link (keep it private):")
+    print(sign_in_link(token))
+    return 0
+
+
+def _finalists_show(args: argparse.Namespace) -> int:
+    try:
+        with session_scope() as session:
+            phase = find_phase(session, args.challenge, args.phase)
+            listed = qualification.qualifiers(session, phase)
+            state = "confirmed" if qualification.confirmed(session, phase) else "proposed"
+    except CampaignError as exc:
+        return _error(str(exc))
+    for q in listed:
+        print(f"{q.source_rank or '-':>3}  {q.team}  ({q.source})")
+    print(f"{len(listed)} finalist(s), {state}")
+    return 0
+
+
+def _finalists_confirm(args: argparse.Namespace) -> int:
+    try:
+        with session_scope() as session:
+            phase = find_phase(session, args.challenge, args.phase)
+            listed = qualification.confirm(session, phase, args.team, actor=None)
+            names = [q.team for q in listed]
+    except (CampaignError, QualificationError) as exc:
+        return _error(str(exc))
+    print(f"{len(names)} finalist(s) confirmed: {', '.join(names)}")
+    return 0

@@ -1,0 +1,100 @@
+"""``raim serve`` (web service, local scoring without a broker) and ``raim worker`` (Celery)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+from app.config import get_settings
+from metrics.weights import WeightsMissing
+
+EXIT_CONFIG = 2
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser(
+        "serve", help="run the web service (and, without a broker, the scoring worker)",
+        description="Serves the pages and the API with uvicorn after upgrading the database. "
+        "Without RAIM_BROKER_URL, submissions are scored in this process by a local worker; "
+        "with it, by `raim worker` processes.")
+    serve.add_argument("--host", help="default: RAIM_HOST (127.0.0.1)")
+    serve.add_argument("--port", type=int, help="default: RAIM_PORT (8000)")
+    serve.add_argument("--demo", action="store_true",
+                       help="create a demo challenge from sample photographs and print a "
+                       "team token")
+    serve.set_defaults(handler=run_serve)
+    work = sub.add_parser(
+        "worker", help="run a Celery scoring worker (needs RAIM_BROKER_URL)",
+        description="Loads the metric models once, then scores one submission at a time from "
+        "the broker's queue, acknowledging each only after its result is stored. Run one per "
+        "GPU, on as many machines as you like (they share RAIM_DATA_DIR and the database).")
+    work.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
+    work.set_defaults(handler=run_worker)
+
+
+def _check_weights() -> bool:
+    from app.worker import check_weights
+
+    try:
+        check_weights(get_settings())
+    except WeightsMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.db import ensure_schema
+    from app.main import create_app
+
+    settings = get_settings()
+    if not settings.broker_url and not _check_weights():
+        return EXIT_CONFIG
+    ensure_schema()
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.demo:
+        _announce_demo(host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0
+
+
+def _announce_demo(host: str, port: int) -> None:
+    from app.demo import install_demo
+
+    demo = install_demo(get_settings())
+    print(f"demo challenge {demo.challenge!r}, phase {demo.phase!r}, team {demo.team!r}\n"
+          f"try: cd {demo.example_predictions} && zip -q /tmp/demo.zip *.png && "
+          f"curl -F file=@/tmp/demo.zip -H 'Authorization: Bearer {demo.token}' "
+          f"'http://{host}:{port}/score?wait=120'\n"
+          f"demo team token: {demo.token}", flush=True)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from app import worker
+    from app.db import ensure_schema
+    from app.queue import QUEUE_NAME, NoBroker, celery_app
+
+    settings = get_settings()
+    try:
+        app = celery_app()
+    except NoBroker as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not _check_weights():
+        return EXIT_CONFIG
+    ensure_schema()
+    worker.metric_suite(settings)  # once per process, before the first job
+    worker.sweep(settings)  # jobs of workers that died are re-queued
+    worker.resume_queued()
+    worker.Sweeper(settings).start()
+    app.worker_main([
+        "worker", "--pool=solo", "--concurrency=1", "--prefetch-multiplier=1",
+        f"--queues={QUEUE_NAME}", f"--loglevel={args.loglevel}",
+        f"--hostname=raim-{os.getpid()}@{socket.gethostname()}",
+        "--without-gossip", "--without-mingle",
+    ])
+    return 0

@@ -1,0 +1,61 @@
+"""Blind image bytes: any source image decoded and re-encoded as a bare PNG, cached on disk.
+
+Decoding follows the scorer (``metrics.images.decode``: 8-bit RGB, alpha dropped), and the
+PNG is written from the pixel array alone, so no text chunk, EXIF, ICC profile, time stamp
+or original file name survives. Cache files are named by a hash of where the image came
+from and live under RAIM_DATA_DIR/judging/cache; they are only ever read back by the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path, PurePosixPath
+
+from PIL import Image
+
+from app.config import get_settings
+from metrics.images import IMAGE_SUFFIXES, ImageSet, decode
+
+
+class ImageMissing(LookupError):
+    """The source set has no image with the requested stem."""
+
+
+def bare_png(data: bytes, name: str = "image") -> bytes:
+    """The image's pixels as a PNG with no metadata at all."""
+    out = io.BytesIO()
+    Image.fromarray(decode(data, name)).save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def read_stem(source: Path, stem: str) -> bytes:
+    """The bytes of the image file with this stem in a folder or zip."""
+    images = ImageSet(source, "images")
+    try:
+        for name in images.names():
+            path = PurePosixPath(name)
+            if path.stem == stem and path.suffix.lower() in IMAGE_SUFFIXES:
+                return images.read(name)
+    finally:
+        images.close()
+    raise ImageMissing(f"no image named {stem}.* in {source.name}")
+
+
+def cache_dir() -> Path:
+    return get_settings().data_dir / "judging" / "cache"
+
+
+def blind_image(source: Path, stem: str, key: str) -> bytes:
+    """The bare PNG of ``stem`` in ``source``, made once per ``key``, then read from the cache."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    path = cache_dir() / digest[:2] / f"{digest}.png"
+    if path.exists():
+        return path.read_bytes()
+    data = bare_png(read_stem(source, stem), stem)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+    return data

@@ -1,0 +1,226 @@
+"""Opening and closing rating campaigns, choosing finalists' submissions, and adding judges.
+
+A campaign rates one unpaired phase after it closes. Each finalist (the qualified teams,
+see ``qualification``) is represented by one submission: their last accepted one unless
+the organiser names another. Judges belong to a challenge; ``add_judge`` creates the
+judge's account and a personal sign-in token, shown once, which the sign-in link carries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import accounts, audit
+from app.config import get_settings
+from app.judging.models import Campaign, Entry, Judge
+from app.judging.qualification import qualifiers
+from app.models import Challenge, Phase, Submission, Team, User, utcnow
+from scoring.scales import COMMON_SCALES, JUDGE_NORMALISATIONS
+from scoring.subjective import MODELS
+
+JUDGE_EMAIL_DOMAIN = "judges.local"
+SIGN_IN_PATH = "/judge/sign-in/"
+DEFAULT_METHOD = {"model": "mos", "judge_normalisation": "zscore", "normalisation": "minmax",
+                  "bootstrap_samples": 1000, "seed": 0, "max_repeat_diff": None}
+# A judge whose hidden repeats differ on average by more than this share of the scale is
+# rejected (2.25 points on 1-10), unless the method names its own limit.
+REPEAT_DIFF_SHARE = 0.25
+
+
+class CampaignError(ValueError):
+    """A campaign or judge request refused, with a message naming what is wrong."""
+
+
+@dataclass(frozen=True)
+class CampaignOptions:
+    """What an organiser chooses when opening a campaign."""
+
+    scale: tuple[int, int] = (1, 10)
+    criteria: bool = False
+    repeat_share: float = 0.05
+    submissions: dict[str, int] = field(default_factory=dict)  # team name -> submission id
+    method: dict = field(default_factory=dict)  # overrides of DEFAULT_METHOD
+
+    def full_method(self) -> dict:
+        """DEFAULT_METHOD with the overrides; the repeat limit follows the scale unless given."""
+        method = {**DEFAULT_METHOD, **self.method}
+        if method["max_repeat_diff"] is None:
+            method["max_repeat_diff"] = REPEAT_DIFF_SHARE * (self.scale[1] - self.scale[0])
+        return method
+
+    def problems(self) -> list[str]:
+        low, high = self.scale
+        found = []
+        if not 0 <= low < high <= 100:
+            found.append(f"scale {low}-{high}: need 0 <= low < high <= 100")
+        if not 0 <= self.repeat_share <= 0.5:
+            found.append(f"repeats {self.repeat_share}: the share must be between 0 and 0.5")
+        method = {**DEFAULT_METHOD, **self.method}
+        unknown = sorted(set(self.method) - set(DEFAULT_METHOD))
+        if unknown:
+            found.append(f"unknown method option(s) {', '.join(unknown)}")
+        for key, allowed in (("model", tuple(MODELS)), ("normalisation", COMMON_SCALES),
+                             ("judge_normalisation", JUDGE_NORMALISATIONS)):
+            if method[key] not in allowed:
+                found.append(f"{key} {method[key]!r}: choose one of {', '.join(allowed)}")
+        limit = method["max_repeat_diff"]
+        if limit is not None and (not isinstance(limit, int | float) or limit < 0):
+            found.append(f"max_repeat_diff {limit!r}: need a number >= 0")
+        if not isinstance(method["bootstrap_samples"], int) or method["bootstrap_samples"] < 1:
+            found.append(f"bootstrap_samples {method['bootstrap_samples']!r}: need an integer >= 1")
+        return found
+
+
+def parse_scale(text: str) -> tuple[int, int]:
+    """``"1-10"`` -> (1, 10); CampaignError for anything else."""
+    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
+    if not match:
+        raise CampaignError(f"scale {text!r}: write it as LOW-HIGH, e.g. 1-10")
+    return int(match.group(1)), int(match.group(2))
+
+
+def find_phase(session: Session, challenge_slug: str, phase_slug: str) -> Phase:
+    phase = session.scalar(select(Phase).join(Challenge).where(
+        Challenge.slug == challenge_slug, Phase.slug == phase_slug))
+    if phase is None:
+        raise CampaignError(f"no phase {phase_slug!r} in challenge {challenge_slug!r}")
+    return phase
+
+
+def find_challenge(session: Session, slug: str) -> Challenge:
+    challenge = session.scalar(select(Challenge).where(Challenge.slug == slug))
+    if challenge is None:
+        raise CampaignError(f"no challenge {slug!r}")
+    return challenge
+
+
+def open_campaign_of(session: Session, phase: Phase) -> Campaign | None:
+    return session.scalar(select(Campaign).where(Campaign.phase_id == phase.id,
+                                                 Campaign.status == "open"))
+
+
+def latest_campaign(session: Session, phase: Phase) -> Campaign | None:
+    return session.scalar(select(Campaign).where(Campaign.phase_id == phase.id)
+                          .order_by(Campaign.id.desc()).limit(1))
+
+
+def last_submission(session: Session, phase: Phase, team_id: int) -> Submission | None:
+    """The team's latest accepted (not failed) submission to the phase."""
+    return session.scalar(
+        select(Submission).where(Submission.phase_id == phase.id, Submission.team_id == team_id,
+                                 Submission.status == "scored")
+        .order_by(Submission.created_at.desc(), Submission.id.desc()).limit(1))
+
+
+def _chosen_submission(session: Session, phase: Phase, team_id: int, team: str,
+                       wanted: int | None, problems: list[str]) -> Submission | None:
+    if wanted is None:
+        sub = last_submission(session, phase, team_id)
+        if sub is None:
+            problems.append(f"team {team!r} has no accepted submission to phase {phase.slug}")
+        return sub
+    sub = session.get(Submission, wanted)
+    if sub is None or sub.phase_id != phase.id or sub.team_id != team_id:
+        problems.append(f"submission {wanted} is not a submission of team {team!r} "
+                        f"to phase {phase.slug}")
+        return None
+    if sub.status != "scored":
+        problems.append(f"submission {wanted} of team {team!r} is {sub.status}, not accepted")
+        return None
+    return sub
+
+
+def open_campaign(session: Session, phase: Phase, options: CampaignOptions, *,
+                  actor: User | None) -> Campaign:
+    """A new open campaign over the phase's finalists; CampaignError lists every problem."""
+    problems = options.problems()
+    if phase.kind != "unpaired":
+        problems.append(f"phase {phase.slug} is {phase.kind}; campaigns rate unpaired phases")
+    if phase.end is not None and utcnow() < phase.end:
+        problems.append(f"phase {phase.slug} is still open until {phase.end.isoformat()}")
+    if phase.dataset("inputs") is None:
+        problems.append(f"phase {phase.slug} has no inputs loaded")
+    if open_campaign_of(session, phase) is not None:
+        problems.append(f"phase {phase.slug} already has an open campaign; close it first")
+    finalists = qualifiers(session, phase)
+    if not finalists:
+        problems.append(f"phase {phase.slug} has no qualified teams")
+    names = {q.team for q in finalists}
+    stray = sorted(set(options.submissions) - names)
+    if stray:
+        problems.append(f"not finalists of phase {phase.slug}: {', '.join(stray)}")
+    chosen = [(q, _chosen_submission(session, phase, q.team_id, q.team,
+                                     options.submissions.get(q.team), problems))
+              for q in finalists]
+    if problems:
+        raise CampaignError("; ".join(problems))
+    campaign = Campaign(phase_id=phase.id, status="open", scale_min=options.scale[0],
+                        scale_max=options.scale[1], criteria=options.criteria,
+                        repeat_share=options.repeat_share,
+                        method=options.full_method(),
+                        created_by=actor.id if actor else None)
+    session.add(campaign)
+    session.flush()
+    for q, sub in chosen:
+        if sub is not None:
+            session.add(Entry(campaign_id=campaign.id, team_id=q.team_id, submission_id=sub.id))
+    session.flush()
+    audit.record(session, "campaign.open", f"phase:{phase.challenge.slug}/{phase.slug}",
+                 {"campaign": campaign.id, "scale": list(options.scale),
+                  "criteria": options.criteria, "repeat_share": options.repeat_share,
+                  "method": campaign.method,
+                  "entries": {q.team: s.id for q, s in chosen if s is not None}}, actor=actor)
+    return campaign
+
+
+def close_campaign(session: Session, campaign: Campaign, *, actor: User | None) -> None:
+    """No more ratings; results become visible beyond organisers."""
+    if campaign.status == "closed":
+        return
+    campaign.status, campaign.closed_at = "closed", utcnow()
+    audit.record(session, "campaign.close", f"campaign:{campaign.id}", {}, actor=actor)
+
+
+def judge_of(session: Session, user: User, challenge_id: int) -> Judge | None:
+    return session.scalar(select(Judge).where(Judge.user_id == user.id,
+                                              Judge.challenge_id == challenge_id))
+
+
+def add_judge(session: Session, challenge: Challenge, name: str, *, email: str | None = None,
+              actor: User | None = None) -> tuple[Judge, str]:
+    """A judge of ``challenge`` and a fresh sign-in token (returned once, stored hashed)."""
+    clean = name.strip()
+    if not clean:
+        raise CampaignError("judge name must not be empty")
+    if session.scalar(select(Judge).where(Judge.challenge_id == challenge.id,
+                                          Judge.name == clean)) is not None:
+        raise CampaignError(f"judge {clean!r} already exists in challenge {challenge.slug}")
+    user = accounts.find_user(session, email) if email else None
+    if user is None:
+        slug = re.sub(r"[^a-z0-9]+", "-", clean.lower()).strip("-") or "judge"
+        address = email or f"judge-{challenge.slug}-{slug}@{JUDGE_EMAIL_DOMAIN}"
+        if accounts.find_user(session, address) is not None:
+            address = f"judge-{challenge.slug}-{slug}-{utcnow().strftime('%Y%m%d%H%M%S%f')}" \
+                      f"@{JUDGE_EMAIL_DOMAIN}"
+        user = accounts.create_user(session, address, name=clean)
+    user.is_judge = True
+    judge = Judge(challenge_id=challenge.id, user_id=user.id, name=clean)
+    session.add(judge)
+    session.flush()
+    _, token = accounts.create_token(session, user, name=f"judge sign-in {challenge.slug}")
+    audit.record(session, "judge.add", f"challenge:{challenge.slug}",
+                 {"judge": clean, "user": user.email}, actor=actor)
+    return judge, token
+
+
+def sign_in_link(token: str) -> str:
+    """The personal link a judge opens once; it trades the token for a session cookie."""
+    return get_settings().base_url.rstrip("/") + SIGN_IN_PATH + token
+
+
+def finalist_teams(campaign: Campaign) -> list[Team]:
+    return [entry.team for entry in campaign.entries]

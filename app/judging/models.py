@@ -1,0 +1,154 @@
+"""Judging tables: judges, qualified teams, rating campaigns, per-judge trials and their ratings.
+
+Everything a judge's browser sees is addressed by random tokens stored here
+(``Trial.token``, ``Trial.input_token``, ``Candidate.image_token``), drawn per judge, so
+that no URL or id repeats across judges or reveals a team, a submission or a file name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models import Base, Challenge, Phase, Submission, Team, User, _one_of, utcnow
+
+CAMPAIGN_STATUSES = ("open", "closed")
+QUALIFICATION_SOURCES = ("leaderboard", "organiser")
+
+
+class Judge(Base):
+    """A user judging one challenge, under a name shown to organisers only."""
+
+    __tablename__ = "judges"
+    __table_args__ = (UniqueConstraint("challenge_id", "user_id"),
+                      UniqueConstraint("challenge_id", "name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(
+        ForeignKey("challenges.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    challenge: Mapped[Challenge] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class Qualification(Base):
+    """A team admitted to a ``qualify`` phase, as confirmed (or adjusted) by organisers."""
+
+    __tablename__ = "qualifications"
+    __table_args__ = (UniqueConstraint("phase_id", "team_id"),
+                      _one_of("source", QUALIFICATION_SOURCES))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    source_rank: Mapped[int | None]  # rank on the source leaderboard when the phase ended
+    source: Mapped[str] = mapped_column(String(16))
+    confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+
+    team: Mapped[Team] = relationship()
+
+
+class Campaign(Base):
+    """A rating campaign on an unpaired phase: scale, criteria, repeats, aggregation method."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (_one_of("status", CAMPAIGN_STATUSES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    scale_min: Mapped[int] = mapped_column(Integer, default=1)
+    scale_max: Mapped[int] = mapped_column(Integer, default=10)
+    criteria: Mapped[bool] = mapped_column(Boolean, default=False)
+    repeat_share: Mapped[float] = mapped_column(Float, default=0.05)
+    method: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    phase: Mapped[Phase] = relationship()
+    entries: Mapped[list[Entry]] = relationship(
+        back_populates="campaign", order_by="Entry.id", passive_deletes=True)
+
+
+class Entry(Base):
+    """One finalist in a campaign and the submission of theirs that judges rate."""
+
+    __tablename__ = "campaign_entries"
+    __table_args__ = (UniqueConstraint("campaign_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+
+    campaign: Mapped[Campaign] = relationship(back_populates="entries")
+    team: Mapped[Team] = relationship()
+    submission: Mapped[Submission] = relationship()
+
+
+class Trial(Base):
+    """One test image shown to one judge; ``repeat_of`` marks a hidden repeat of an earlier one."""
+
+    __tablename__ = "judge_trials"
+    __table_args__ = (UniqueConstraint("campaign_id", "judge_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id", ondelete="CASCADE"), index=True)
+    image: Mapped[str] = mapped_column(String(255))  # the input's file stem (never sent out)
+    position: Mapped[int] = mapped_column(Integer)
+    repeat_of: Mapped[int | None] = mapped_column(
+        ForeignKey("judge_trials.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    input_token: Mapped[str] = mapped_column(String(64), unique=True)
+
+    campaign: Mapped[Campaign] = relationship()
+    judge: Mapped[Judge] = relationship()
+    candidates: Mapped[list[Candidate]] = relationship(
+        back_populates="trial", order_by="Candidate.label", passive_deletes=True)
+
+
+class Candidate(Base):
+    """A finalist's result inside one trial, under a label drawn for that trial."""
+
+    __tablename__ = "judge_candidates"
+    __table_args__ = (UniqueConstraint("trial_id", "label"),
+                      UniqueConstraint("trial_id", "entry_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trial_id: Mapped[int] = mapped_column(
+        ForeignKey("judge_trials.id", ondelete="CASCADE"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("campaign_entries.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(4))
+    image_token: Mapped[str] = mapped_column(String(64), unique=True)
+
+    trial: Mapped[Trial] = relationship(back_populates="candidates")
+    entry: Mapped[Entry] = relationship()
+    rating: Mapped[Rating | None] = relationship(back_populates="candidate", uselist=False,
+                                                 passive_deletes=True)
+
+
+class Rating(Base):
+    """A judge's overall score (and criteria scores) for one candidate; the last answer wins."""
+
+    __tablename__ = "judge_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("judge_candidates.id", ondelete="CASCADE"), unique=True)
+    score: Mapped[float] = mapped_column(Float)
+    criteria: Mapped[dict[str, Any] | None]
+    rated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    candidate: Mapped[Candidate] = relationship(back_populates="rating")

@@ -1,0 +1,264 @@
+"""Per-judge trials: one per test image plus hidden repeats, random labels and order, ratings saved.
+
+A judge's trials are drawn the first time the judge asks for them: the test images in a
+random order, each showing every finalist's result under labels (A, B, C...) drawn afresh
+for that trial, and ``round(share x images)`` (at least one when the share is above zero)
+images shown a second time later in the sequence, with new labels and new tokens, so the
+repeat cannot be recognised. Tokens are random, so nothing repeats across judges.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import string
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.config import get_settings
+from app.judging.models import Campaign, Candidate, Entry, Judge, Rating, Trial
+from app.models import Phase, User, utcnow
+from metrics.images import IMAGE_SUFFIXES, ImageSet
+
+CRITERIA = ("texture", "noise", "artefacts", "fidelity")
+CRITERIA_TITLES = {"texture": "Texture and detail", "noise": "Noise", "artefacts": "Artefacts",
+                   "fidelity": "Fidelity"}
+_random = random.SystemRandom()
+
+
+class RatingRejected(ValueError):
+    """A rating that cannot be stored; ``status`` is the HTTP-style status for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def labels(count: int) -> list[str]:
+    """A, B, ... Z, AA, AB, ...: as many labels as finalists."""
+    letters = string.ascii_uppercase
+    out = []
+    for i in range(count):
+        label, n = "", i
+        while True:
+            label = letters[n % 26] + label
+            n = n // 26 - 1
+            if n < 0:
+                break
+        out.append(label)
+    return out
+
+
+def input_stems(phase: Phase) -> list[str]:
+    """The stems of the phase's input images (the test images a campaign rates)."""
+    dataset = phase.dataset("inputs")
+    if dataset is None:
+        return []
+    images = ImageSet(get_settings().datasets_dir / dataset.path, "inputs")
+    try:
+        return sorted(PurePosixPath(n).stem for n in images.names()
+                      if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES)
+    finally:
+        images.close()
+
+
+def repeat_count(images: int, share: float) -> int:
+    if share <= 0 or images == 0:
+        return 0
+    return min(images, max(1, round(share * images)))
+
+
+def sequence(stems: list[str], repeats: int, rng: random.Random) -> list[tuple[str, int | None]]:
+    """(stem, index of the original in the list or None) in showing order; repeats come later."""
+    order: list[tuple[str, int | None]] = [(s, None) for s in rng.sample(stems, len(stems))]
+    for stem in rng.sample(stems, repeats):
+        first = next(i for i, (s, r) in enumerate(order) if s == stem and r is None)
+        at = rng.randint(min(first + 2, len(order)), len(order))
+        order.insert(at, (stem, -1))
+    originals = {s: i for i, (s, r) in enumerate(order) if r is None}
+    return [(s, None if r is None else originals[s]) for s, r in order]
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def ensure_trials(session: Session, campaign: Campaign, judge: Judge) -> None:
+    """Draw the judge's trials for this campaign once; later calls change nothing."""
+    exists = session.scalar(select(func.count(Trial.id)).where(
+        Trial.campaign_id == campaign.id, Trial.judge_id == judge.id))
+    if exists:
+        return
+    stems = input_stems(campaign.phase)
+    entries = list(campaign.entries)
+    made: list[Trial] = []
+    for position, (stem, original) in enumerate(
+            sequence(stems, repeat_count(len(stems), campaign.repeat_share), _random)):
+        trial = Trial(campaign_id=campaign.id, judge_id=judge.id, image=stem, position=position,
+                      repeat_of=None if original is None else made[original].id,
+                      token=_token(), input_token=_token())
+        session.add(trial)
+        session.flush()
+        made.append(trial)
+        shuffled = _random.sample(entries, len(entries))
+        for label, entry in zip(labels(len(entries)), shuffled, strict=True):
+            session.add(Candidate(trial_id=trial.id, entry_id=entry.id, label=label,
+                                  image_token=_token()))
+    session.flush()
+
+
+def judged_campaigns(session: Session, user: User) -> list[tuple[Campaign, Judge]]:
+    """The open campaigns of every challenge the user judges."""
+    rows = session.execute(
+        select(Campaign, Judge).join(Phase, Phase.id == Campaign.phase_id)
+        .join(Judge, Judge.challenge_id == Phase.challenge_id)
+        .where(Judge.user_id == user.id, Campaign.status == "open").order_by(Campaign.id))
+    return [(c, j) for c, j in rows]
+
+
+def judge_trials(session: Session, user: User) -> list[Trial]:
+    """Every trial of the user in open campaigns (drawn on first call), in showing order."""
+    pairs = judged_campaigns(session, user)
+    for campaign, judge in pairs:
+        ensure_trials(session, campaign, judge)
+    if not pairs:
+        return []
+    return list(session.scalars(
+        select(Trial).where(Trial.judge_id.in_([j.id for _, j in pairs]),
+                            Trial.campaign_id.in_([c.id for c, _ in pairs]))
+        .options(selectinload(Trial.candidates).selectinload(Candidate.rating),
+                 selectinload(Trial.campaign))
+        .order_by(Trial.campaign_id, Trial.position)))
+
+
+def is_rated(trial: Trial) -> bool:
+    return all(c.rating is not None for c in trial.candidates)
+
+
+def trial_view(trial: Trial, image_url: Any) -> dict:
+    """The contract's trial object plus what the page needs; nothing names a team or a file."""
+    campaign = trial.campaign
+    return {
+        "trial_id": trial.token,
+        "input_url": image_url(trial.input_token),
+        "candidates": [{"label": c.label, "image_url": image_url(c.image_token),
+                        "score": c.rating.score if c.rating else None,
+                        "criteria": c.rating.criteria if c.rating else None}
+                       for c in trial.candidates],
+        "rated": is_rated(trial),
+        "scale": [campaign.scale_min, campaign.scale_max],
+        "criteria": list(CRITERIA) if campaign.criteria else [],
+    }
+
+
+def progress(trials: list[Trial]) -> dict:
+    done = sum(1 for t in trials if is_rated(t))
+    return {"rated": done, "total": len(trials)}
+
+
+def _trial_of(session: Session, user: User, token: object) -> Trial:
+    if not isinstance(token, str) or not token:
+        raise RatingRejected(422, "trial_id must be the string given by GET /api/judge/trials")
+    trial = session.scalar(select(Trial).join(Judge).where(Trial.token == token,
+                                                            Judge.user_id == user.id)
+                           .options(selectinload(Trial.candidates)
+                                    .selectinload(Candidate.rating)))
+    if trial is None:
+        raise RatingRejected(404, f"trial {token!r} not found among your trials")
+    if trial.campaign.status != "open":
+        raise RatingRejected(409, "this rating campaign is closed; ratings can no longer change")
+    return trial
+
+
+def _check_score(campaign: Campaign, where: str, value: object, problems: list[str]) -> None:
+    low, high = campaign.scale_min, campaign.scale_max
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or value != int(value) or not low <= value <= high:
+        problems.append(f"{where}: {value!r} is not a whole number from {low} to {high}")
+
+
+def _validate(trial: Trial, scores: object, criteria: object) -> list[str]:
+    campaign = trial.campaign
+    known = {c.label for c in trial.candidates}
+    problems: list[str] = []
+    if not isinstance(scores, dict) or not scores:
+        return ["scores must be an object mapping labels to scores, e.g. {\"A\": 7}"]
+    for label, value in scores.items():
+        if label not in known:
+            problems.append(f"scores.{label}: no candidate labelled {label!r} in this trial "
+                            f"(labels: {', '.join(sorted(known))})")
+        else:
+            _check_score(campaign, f"scores.{label}", value, problems)
+    if criteria is None:
+        return problems
+    if not campaign.criteria:
+        return [*problems, "criteria: this campaign rates the overall impression only"]
+    if not isinstance(criteria, dict):
+        return [*problems, "criteria must map labels to {criterion: score}"]
+    for label, values in criteria.items():
+        if label not in scores:
+            problems.append(f"criteria.{label}: give the overall score of {label} "
+                            "with its criteria")
+        elif not isinstance(values, dict):
+            problems.append(f"criteria.{label} must map criteria to scores")
+        else:
+            for name, value in values.items():
+                if name not in CRITERIA:
+                    problems.append(f"criteria.{label}.{name}: unknown criterion "
+                                    f"(known: {', '.join(CRITERIA)})")
+                else:
+                    _check_score(campaign, f"criteria.{label}.{name}", value, problems)
+    return problems
+
+
+def record_ratings(session: Session, user: User, payload: object) -> Trial:
+    """Store (or replace) the given labels' scores of one trial; RatingRejected says why not."""
+    if not isinstance(payload, dict):
+        raise RatingRejected(422, "send a JSON object {\"trial_id\", \"scores\", \"criteria\"?}")
+    trial = _trial_of(session, user, payload.get("trial_id"))
+    scores, criteria = payload.get("scores"), payload.get("criteria")
+    problems = _validate(trial, scores, criteria)
+    if problems:
+        raise RatingRejected(422, "; ".join(problems))
+    by_label = {c.label: c for c in trial.candidates}
+    now = utcnow()
+    for label, value in scores.items():  # type: ignore[union-attr]
+        candidate = by_label[label]
+        given = (criteria or {}).get(label)
+        if candidate.rating is None:
+            candidate.rating = Rating(candidate_id=candidate.id, score=float(value),
+                                      criteria=given, rated_at=now)
+        else:
+            candidate.rating.score, candidate.rating.rated_at = float(value), now
+            if given is not None:
+                candidate.rating.criteria = {**(candidate.rating.criteria or {}), **given}
+    session.flush()
+    return trial
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """What an opaque image token stands for: an input image or a finalist's result."""
+
+    campaign: Campaign
+    image: str
+    entry: Entry | None  # None for the input
+
+
+def resolve_image(session: Session, user: User, token: str) -> ImageSource | None:
+    """The image behind one of *this user's* tokens; None for anyone else's or unknown ones."""
+    trial = session.scalar(select(Trial).join(Judge).where(Trial.input_token == token,
+                                                            Judge.user_id == user.id))
+    if trial is not None:
+        return ImageSource(trial.campaign, trial.image, None)
+    candidate = session.scalar(select(Candidate).join(Trial).join(Judge).where(
+        Candidate.image_token == token, Judge.user_id == user.id))
+    if candidate is None:
+        return None
+    return ImageSource(candidate.trial.campaign, candidate.trial.image, candidate.entry)

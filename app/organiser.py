@@ -1,0 +1,158 @@
+"""Organiser actions: rescoring (old results kept in the audit log), visibility, CSV, queue view.
+
+Callers enqueue the ids these functions return once their transaction has committed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import datetime
+from http import HTTPStatus
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.audit import record
+from app.leaderboard import METRIC_COLUMNS
+from app.models import (
+    LEADERBOARD_VISIBILITY,
+    Challenge,
+    ImageResult,
+    Phase,
+    Submission,
+    Team,
+    User,
+    utcnow,
+)
+from app.submissions import Rejected, submission_view
+
+CSV_COLUMNS = ("submission_id", "challenge", "phase", "team", "user", "status", "created_at",
+               "finished_at", "attempts", "image_count", "upload_bytes", "upload_sha256",
+               "original_filename", "score", *METRIC_COLUMNS, "error")
+
+
+def reset_for_rescore(session: Session, sub: Submission, actor: User) -> bool:
+    """Queue ``sub`` again after copying its results into the audit log; False if in flight."""
+    if sub.status in ("queued", "scoring"):
+        return False
+    record(session, "submission.rescore", f"submission:{sub.id}",
+           {"previous": submission_view(sub), "versions": sub.versions}, actor=actor)
+    session.execute(delete(ImageResult).where(ImageResult.submission_id == sub.id))
+    session.expire(sub, ["images"])
+    sub.status, sub.attempts, sub.progress_done = "queued", 0, 0
+    sub.score = sub.mean = sub.versions = sub.notes = sub.error = None
+    sub.started_at = sub.finished_at = sub.heartbeat_at = None
+    sub.worker = None
+    return True
+
+
+def rescore_submission(session: Session, sub: Submission, actor: User) -> list[int]:
+    if not reset_for_rescore(session, sub, actor):
+        raise Rejected(HTTPStatus.CONFLICT,
+                       f"submission {sub.id} is {sub.status}; rescore it once it has finished")
+    return [sub.id]
+
+
+def rescore_phase(session: Session, phase: Phase, actor: User) -> list[int]:
+    """Every finished submission of the phase; queued or scoring ones are left as they are."""
+    subs = session.scalars(select(Submission).where(Submission.phase_id == phase.id)
+                           .options(selectinload(Submission.images))
+                           .order_by(Submission.created_at, Submission.id))
+    ids = [sub.id for sub in subs if reset_for_rescore(session, sub, actor)]
+    record(session, "phase.rescore", f"phase:{phase.challenge.slug}/{phase.slug}",
+           {"submissions": ids}, actor=actor)
+    return ids
+
+
+def set_visibility(session: Session, phase: Phase, visibility: str, actor: User) -> None:
+    if visibility not in LEADERBOARD_VISIBILITY:
+        raise Rejected(HTTPStatus.BAD_REQUEST, f"visibility must be one of "
+                       f"{', '.join(LEADERBOARD_VISIBILITY)}, not {visibility!r}")
+    record(session, "phase.leaderboard", f"phase:{phase.challenge.slug}/{phase.slug}",
+           {"from": phase.leaderboard, "to": visibility}, actor=actor)
+    phase.leaderboard = visibility
+
+
+def export_csv(session: Session, challenge: Challenge) -> str:
+    """One line per submission of the challenge, with its means."""
+    query = (select(Submission).join(Phase).where(Phase.challenge_id == challenge.id)
+             .options(selectinload(Submission.team), selectinload(Submission.user),
+                      selectinload(Submission.phase))
+             .order_by(Submission.id))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(_csv_row(challenge, sub) for sub in session.scalars(query))
+    return out.getvalue()
+
+
+def _csv_row(challenge: Challenge, sub: Submission) -> dict:
+    mean = sub.mean or {}
+    return {
+        "submission_id": sub.id, "challenge": challenge.slug, "phase": sub.phase.slug,
+        "team": sub.team.name, "user": sub.user.email if sub.user else "",
+        "status": sub.status, "created_at": sub.created_at.isoformat(),
+        "finished_at": sub.finished_at.isoformat() if sub.finished_at else "",
+        "attempts": sub.attempts, "image_count": sub.image_count,
+        "upload_bytes": sub.upload_bytes, "upload_sha256": sub.upload_sha256,
+        "original_filename": sub.original_filename,
+        "score": "" if sub.score is None else sub.score,
+        **{m: mean.get(m, "") for m in METRIC_COLUMNS},
+        "error": sub.error or "",
+    }
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else round((now - then).total_seconds(), 3)
+
+
+def queue_dashboard(session: Session, *, mode: str) -> dict:
+    """Counts by state, the oldest waiting submission, and what each worker is doing."""
+    now = utcnow()
+    counts = dict(session.execute(select(Submission.status, func.count())
+                                  .group_by(Submission.status)).all())
+    oldest = session.scalar(select(func.min(Submission.created_at))
+                            .where(Submission.status == "queued"))
+    running = session.execute(
+        select(Submission.id, Submission.worker, Submission.started_at, Submission.heartbeat_at,
+               Submission.progress_done, Submission.image_count, Team.name)
+        .join(Team, Team.id == Submission.team_id)
+        .where(Submission.status == "scoring").order_by(Submission.started_at)).all()
+    return {
+        "mode": mode,
+        "waiting": counts.get("queued", 0),
+        "running": counts.get("scoring", 0),
+        "failed": counts.get("failed", 0),
+        "scored": counts.get("scored", 0),
+        "oldest_waiting_seconds": _age(now, oldest),
+        "workers": _per_worker(session, now, running),
+    }
+
+
+def _per_worker(session: Session, now: datetime, running: Iterable) -> list[dict]:
+    workers: dict[str, dict] = {}
+    totals = session.execute(select(Submission.worker, Submission.status, func.count(),
+                                    func.max(Submission.finished_at))
+                             .where(Submission.worker.is_not(None))
+                             .group_by(Submission.worker, Submission.status)).all()
+    for name, status, count, last in totals:
+        entry = workers.setdefault(name, {"worker": name, "jobs": [], "scored": 0, "failed": 0,
+                                          "last_finished_at": None})
+        if status in ("scored", "failed"):
+            entry[status] = count
+            if last is not None:
+                previous = entry["last_finished_at"]
+                entry["last_finished_at"] = max(previous or last, last)
+    for sub_id, name, started, heartbeat, done, total, team in running:
+        entry = workers.setdefault(name, {"worker": name, "jobs": [], "scored": 0, "failed": 0,
+                                          "last_finished_at": None})
+        entry["jobs"].append({"submission_id": sub_id, "team": team,
+                              "running_seconds": _age(now, started),
+                              "since_heartbeat_seconds": _age(now, heartbeat),
+                              "progress": {"done": done, "total": total}})
+    for entry in workers.values():
+        last = entry["last_finished_at"]
+        entry["last_finished_at"] = last.isoformat() if last else None
+    return sorted(workers.values(), key=lambda e: e["worker"])

@@ -1,0 +1,235 @@
+"""Load benchmark of the web process on loopback: latency with 10,000 stored submissions, upload RSS.
+
+What it does, all against a real `raim serve` subprocess on 127.0.0.1:
+1. loads a one-phase challenge bundle made from real photographs, adds teams with tokens;
+2. stores N scored submissions (default 10,000) with per-image results;
+3. submits one real scorable zip so that the embedded worker is scoring in the same
+   process, then times GET /api/submissions/{id} and the leaderboard API (sequential
+   keep-alive requests), reporting p50/p95/p99 and how many requests overlapped scoring;
+4. streams a 1 GB upload to POST /score and samples the server's RSS every 20 ms.
+Prints a table; the last line is `web p95 X ms (status), Y ms (leaderboard); upload RSS +Z MB`.
+Exits non-zero when a target is missed (p95 >= 50 ms, RSS growth >= 100 MB).
+
+    .venv/bin/python bench/web_bench.py [--submissions 10000] [--requests 400] [--upload-mb 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RAIM = str(Path(sys.executable).parent / "raim")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(env: dict, *args: str) -> str:
+    done = subprocess.run([RAIM, *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"raim {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def write_bundle(root: Path, image_size: int) -> Path:
+    from metrics.samples import write_sample_set
+
+    samples = write_sample_set(root / "bundle" / "validation", count=4, size=image_size, seed=5)
+    (root / "bundle" / "challenge.yaml").write_text(
+        "slug: bench\n"
+        "title: Web benchmark\n"
+        "phases:\n"
+        "  - slug: validation\n"
+        "    kind: paired\n"
+        "    inputs: validation/lq\n"
+        "    ground_truth: validation/gt\n"
+        "    leaderboard: public\n"
+        "    rank_by: best\n"
+    )
+    return samples.pred
+
+
+def seed_submissions(env: dict, count: int, teams: int) -> dict[str, int]:
+    """Insert `count` scored submissions with three image rows each, straight into the database."""
+    os.environ.update(env)
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    from sqlalchemy import insert, select
+
+    from app.db import session_scope
+    from app.models import ImageResult, Phase, Submission, Team, utcnow
+
+    rng = random.Random(0)
+    with session_scope() as session:
+        phase = session.scalars(select(Phase).where(Phase.slug == "validation")).one()
+        team_ids = list(session.scalars(select(Team.id)))[:teams]
+        rows = []
+        for i in range(count):
+            score = rng.uniform(20, 80)
+            mean = {"psnr": 28.0, "ssim": 0.8, "lpips": 0.2, "dists": 0.15, "niqe": 6.0, "score": score}
+            rows.append(dict(phase_id=phase.id, team_id=team_ids[i % len(team_ids)], status="scored",
+                             created_at=utcnow(), started_at=utcnow(), finished_at=utcnow(),
+                             upload_path=f"bench/{i}.zip", upload_bytes=1, upload_sha256="0" * 64,
+                             original_filename="results.zip", image_count=3, attempts=1, score=score,
+                             mean=mean, versions={}, notes=[]))
+        session.execute(insert(Submission), rows)
+        ids = list(session.scalars(select(Submission.id).order_by(Submission.id)))
+        images = [dict(submission_id=sid, name=f"{k:03d}", psnr=28.0, ssim=0.8, lpips=0.2, dists=0.15,
+                       niqe=6.0, score=60.0) for sid in ids for k in range(1, 4)]
+        session.execute(insert(ImageResult), images)
+        first_team = team_ids[0]
+        own = list(session.scalars(select(Submission.id).where(Submission.team_id == first_team)))
+    return {"own_ids": own}
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def timed_gets(client: httpx.Client, urls: list[str], headers: dict) -> list[float]:
+    out = []
+    for url in urls:
+        start = time.perf_counter()
+        response = client.get(url, headers=headers)
+        out.append((time.perf_counter() - start) * 1000)
+        if response.status_code != 200:
+            sys.exit(f"GET {url} answered {response.status_code}: {response.text[:200]}")
+    return out
+
+
+def big_zip(path: Path, megabytes: int) -> None:
+    """A zip of stored 8 MB members (not images): the server must stream it, then reject it."""
+    block = os.urandom(8 * 1024 * 1024)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for i in range(max(1, megabytes // 8)):
+            zf.writestr(f"{i:04d}.png", block)
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak = self.process.memory_info().rss
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.02)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--submissions", type=int, default=10_000)
+    parser.add_argument("--teams", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=400, help="requests per endpoint")
+    parser.add_argument("--upload-mb", type=int, default=1024)
+    parser.add_argument("--image-size", type=int, default=512, help="side of the scoring job's images")
+    parser.add_argument("--database-url", help="default: SQLite in a temporary data dir")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="raim-web-bench-"))
+    env = {**os.environ, "RAIM_DATA_DIR": str(tmp / "data"), "RAIM_SECRET_KEY": "bench-secret-key"}
+    env.pop("RAIM_BROKER_URL", None)
+    if args.database_url:
+        env["RAIM_DATABASE_URL"] = args.database_url
+    pred = write_bundle(tmp, args.image_size)
+    run_cli(env, "challenge", "load", str(tmp / "bundle"))
+    tokens = [run_cli(env, "team", "add", f"team-{i:02d}", "--challenge", "bench").split()[-1]
+              for i in range(args.teams)]
+    t0 = time.perf_counter()
+    seeded = seed_submissions(env, args.submissions, args.teams)
+    seed_seconds = time.perf_counter() - t0
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([RAIM, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        with httpx.Client(base_url=base, timeout=600) as client:
+            for _ in range(600):
+                try:
+                    if client.get("/").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                sys.exit("server did not come up")
+            auth = {"Authorization": f"Bearer {tokens[0]}"}
+            # A real scoring job in the same process while we measure.
+            job = tmp / "job.zip"
+            with zipfile.ZipFile(job, "w") as zf:
+                for f in sorted(pred.iterdir()):
+                    zf.write(f, f.name)
+            with job.open("rb") as handle:
+                accepted = client.post("/score", headers=auth, files={"file": ("job.zip", handle)})
+            if accepted.status_code != 202:
+                sys.exit(f"scoring job refused: {accepted.status_code} {accepted.text[:300]}")
+            job_id = accepted.json()["id"]
+            rng = random.Random(1)
+            status_urls = [f"/api/submissions/{rng.choice(seeded['own_ids'])}" for _ in range(args.requests)]
+            board_urls = ["/api/challenges/bench/phases/validation/leaderboard"] * args.requests
+            timed_gets(client, status_urls[:20], auth)  # warm-up
+            status_ms = timed_gets(client, status_urls, auth)
+            board_ms = timed_gets(client, board_urls, auth)
+            job_state = client.get(f"/api/submissions/{job_id}", headers=auth).json()["status"]
+
+            upload = tmp / "big.zip"
+            big_zip(upload, args.upload_mb)
+            sampler = RssSampler(server.pid)
+            baseline = sampler.peak
+            sampler.start()
+            started = time.perf_counter()
+            with upload.open("rb") as handle:
+                answer = client.post("/score", headers=auth, files={"file": ("big.zip", handle)})
+            upload_seconds = time.perf_counter() - started
+            sampler.stop.set()
+            sampler.join()
+            growth_mb = (sampler.peak - baseline) / 2**20
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    print(f"{'measure':<44}{'value':>14}")
+    print("-" * 58)
+    rows = [
+        ("stored submissions (seeded in)", f"{args.submissions} ({seed_seconds:.1f} s)"),
+        ("status GET p50 / p95 / p99 (ms)",
+         f"{statistics.median(status_ms):.1f} / {percentile(status_ms, .95):.1f} / {percentile(status_ms, .99):.1f}"),
+        ("leaderboard GET p50 / p95 / p99 (ms)",
+         f"{statistics.median(board_ms):.1f} / {percentile(board_ms, .95):.1f} / {percentile(board_ms, .99):.1f}"),
+        ("scoring job state after the timed requests", job_state),
+        (f"upload of {upload.stat().st_size / 2**20:.0f} MB: answer", f"{answer.status_code}"),
+        ("upload time (s)", f"{upload_seconds:.1f}"),
+        ("server RSS before upload (MB)", f"{baseline / 2**20:.0f}"),
+        ("server RSS growth during upload (MB)", f"{growth_mb:.1f}"),
+    ]
+    for name, value in rows:
+        print(f"{name:<44}{value:>14}")
+    status_p95, board_p95 = percentile(status_ms, .95), percentile(board_ms, .95)
+    print(f"web p95 {status_p95:.1f} ms (status), {board_p95:.1f} ms (leaderboard); "
+          f"upload RSS +{growth_mb:.1f} MB")
+    return 0 if status_p95 < 50 and board_p95 < 50 and growth_mb < 100 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

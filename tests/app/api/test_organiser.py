@@ -1,0 +1,127 @@
+"""Organiser API: rescoring with the audit trail, visibility, downloads, CSV, queue dashboard."""
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import select
+
+from app import worker
+from app.db import session_scope
+from app.models import AuditLog, Phase, Submission
+from tests.app.api.test_leaderboards import finish
+from tests.app.api.test_submissions import post_zip
+from tests.utils.arena import zip_folder
+
+PHASE = "/api/organiser/challenges/raim-test/phases/validation"
+
+
+@pytest.fixture
+def good_zip(arena, tmp_path):
+    return zip_folder(arena.samples.pred, tmp_path / "results.zip")
+
+
+def test_organiser_api_refuses_team_members_and_anonymous_callers(client, arena):
+    assert client.get("/api/organiser/queue").status_code == 401
+    response = client.get("/api/organiser/queue", headers=arena.auth("alpha"))
+    assert response.status_code == 403 and response.json()["detail"] == "organisers only"
+
+
+@pytest.mark.slow
+def test_rescore_submission_keeps_old_results_in_the_audit_log(client, arena, good_zip,
+                                                               weights_dir):
+    sub_id = post_zip(client, arena, good_zip).json()["id"]
+    worker.score_submission(sub_id)
+    before = client.get(f"/api/submissions/{sub_id}", headers=arena.auth("alpha")).json()
+    response = client.post(f"/api/organiser/submissions/{sub_id}/rescore",
+                           headers=arena.auth("organiser"))
+    assert response.status_code == 202 and response.json() == {"queued": [sub_id]}
+    queued = client.get(f"/api/submissions/{sub_id}", headers=arena.auth("alpha")).json()
+    assert queued["status"] == "queued" and queued["images"] == [] and queued["mean"] == {}
+    with session_scope() as session:
+        entry = session.scalars(select(AuditLog)
+                                .where(AuditLog.action == "submission.rescore")).one()
+        assert entry.details["previous"]["mean"] == before["mean"]
+        assert entry.details["previous"]["images"] == before["images"]
+    assert worker.score_submission(sub_id) is worker.Outcome.SCORED
+    after = client.get(f"/api/submissions/{sub_id}", headers=arena.auth("alpha")).json()
+    assert after["mean"] == pytest.approx(before["mean"]) and len(after["images"]) == 3
+
+
+def test_rescore_submission_in_flight_is_409(client, arena, good_zip):
+    sub_id = post_zip(client, arena, good_zip).json()["id"]
+    response = client.post(f"/api/organiser/submissions/{sub_id}/rescore",
+                           headers=arena.auth("organiser"))
+    assert response.status_code == 409 and "queued" in response.json()["detail"]
+
+
+def test_rescore_phase_requeues_every_finished_submission(client, arena, good_zip):
+    ids = [post_zip(client, arena, good_zip, who=who).json()["id"] for who in ("alpha", "beta")]
+    finish(ids[0], "scored", 50.0)
+    finish(ids[1], "failed", None)
+    waiting = post_zip(client, arena, good_zip).json()["id"]
+    response = client.post(f"{PHASE}/rescore", headers=arena.auth("organiser"))
+    assert response.status_code == 202 and response.json() == {"queued": ids}
+    with session_scope() as session:
+        statuses = {s.id: s.status for s in session.scalars(select(Submission))}
+        actions = [a.action for a in session.scalars(select(AuditLog).order_by(AuditLog.id))]
+    assert statuses == {ids[0]: "queued", ids[1]: "queued", waiting: "queued"}
+    assert actions.count("submission.rescore") == 2 and "phase.rescore" in actions
+
+
+def test_set_leaderboard_visibility_hides_it_and_is_audited(client, arena):
+    response = client.post(f"{PHASE}/leaderboard", json={"visibility": "hidden"},
+                           headers=arena.auth("organiser"))
+    assert response.status_code == 200 and response.json()["visibility"] == "hidden"
+    leaderboard = "/api/challenges/raim-test/phases/validation/leaderboard"
+    assert client.get(leaderboard).status_code == 404
+    with session_scope() as session:
+        assert session.scalars(select(Phase.leaderboard)).one() == "hidden"
+        entry = session.scalars(select(AuditLog)
+                                .where(AuditLog.action == "phase.leaderboard")).one()
+        assert entry.details == {"from": "public", "to": "hidden"}
+    bad = client.post(f"{PHASE}/leaderboard", json={"visibility": "secret"},
+                      headers=arena.auth("organiser"))
+    assert bad.status_code == 422
+
+
+def test_download_submission_returns_the_stored_zip(client, arena, good_zip):
+    sub_id = post_zip(client, arena, good_zip).json()["id"]
+    url = f"/api/organiser/submissions/{sub_id}/download"
+    assert client.get(url, headers=arena.auth("alpha")).status_code == 403
+    response = client.get(url, headers=arena.auth("organiser"))
+    assert response.status_code == 200 and response.content == good_zip.read_bytes()
+    assert "results.zip" in response.headers["content-disposition"]
+
+
+def test_export_submissions_csv_has_one_line_per_submission_with_means(client, arena, good_zip):
+    ids = [post_zip(client, arena, good_zip, who=who).json()["id"] for who in ("alpha", "beta")]
+    finish(ids[0], "scored", 55.5)
+    response = client.get("/api/organiser/challenges/raim-test/submissions.csv",
+                          headers=arena.auth("organiser"))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["submission_id"], r["team"], r["status"]) for r in rows] == [
+        (str(ids[0]), "alpha", "scored"), (str(ids[1]), "beta", "queued")]
+    assert float(rows[0]["score"]) == 55.5 and float(rows[0]["psnr"]) == 30.0
+    assert rows[1]["score"] == ""
+    missing = client.get("/api/organiser/challenges/nope/submissions.csv",
+                         headers=arena.auth("organiser"))
+    assert missing.status_code == 404
+
+
+def test_queue_dashboard_counts_states_and_lists_workers(client, arena, good_zip):
+    ids = [post_zip(client, arena, good_zip).json()["id"] for _ in range(3)]
+    finish(ids[0], "failed", None)
+    with session_scope() as session:
+        sub = session.get_one(Submission, ids[1])
+        job = worker.claim(sub.id, "gpu-host-1:42", worker.get_settings())
+        assert job is not None
+        worker.record_progress(job, 1)
+    body = client.get("/api/organiser/queue", headers=arena.auth("organiser")).json()
+    assert (body["waiting"], body["running"], body["failed"], body["mode"]) == (1, 1, 1, "local")
+    assert body["oldest_waiting_seconds"] >= 0
+    [entry] = body["workers"]
+    assert entry["worker"] == "gpu-host-1:42"
+    assert entry["jobs"][0]["submission_id"] == ids[1]
+    assert entry["jobs"][0]["progress"] == {"done": 1, "total": 3}

@@ -1,0 +1,149 @@
+"""Walk everything a judge's browser receives and check that no team identity leaks."""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import select
+
+from app.db import session_scope
+from app.models import Submission
+from tests.app.judging.world import (
+    World,
+    add_judges,
+    build_world,
+    close_final,
+    make_app,
+    open_campaign,
+    submit_finals,
+)
+
+BARE_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND"}
+REVEALING_HEADERS = ("etag", "last-modified", "content-disposition", "x-team", "server-timing")
+TRIAL_KEYS = {"trial_id", "input_url", "candidates", "rated", "scale", "criteria"}
+CANDIDATE_KEYS = {"label", "image_url", "score", "criteria"}
+
+
+def png_chunks(data: bytes) -> list[bytes]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at:at + 4])
+        chunks.append(data[at + 4:at + 8])
+        at += 12 + length
+    return chunks
+
+
+class Walk:
+    """Everything one judge's browser received: bodies and headers, in order."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.responses: list[Response] = []
+
+    def get(self, url: str, **kwargs: object) -> Response:
+        answer = self.client.get(url, **kwargs)  # type: ignore[arg-type]
+        self.responses.append(answer)
+        return answer
+
+    def post(self, url: str, **kwargs: object) -> Response:
+        answer = self.client.post(url, **kwargs)  # type: ignore[arg-type]
+        self.responses.append(answer)
+        return answer
+
+
+@pytest.fixture
+def judged(tmp_path, db_url: str) -> Iterator[tuple[World, dict[str, str]]]:
+    world = build_world(tmp_path / "world", finalists=3, images=3)
+    with TestClient(make_app()) as client:
+        submit_finals(world, client)
+        close_final()
+        open_campaign(world, client, criteria=True, repeats=0.34)
+        yield world, add_judges(world, client, 2)
+
+
+def forbidden_strings(world: World) -> list[str]:
+    """Team names, file names, upload times and hashes: none may reach a judge."""
+    found = [*world.teams, world.outsider, "final-results", ".zip", "Author", "Comment"]
+    with session_scope() as session:
+        for sub in session.scalars(select(Submission)):
+            found += [sub.original_filename, sub.upload_sha256, sub.upload_path,
+                      sub.created_at.isoformat(), sub.created_at.strftime("%Y-%m-%dT%H:%M")]
+    return [s for s in found if s and s != "-"]
+
+
+def walk_judge(token: str) -> tuple[Walk, dict]:
+    client = TestClient(make_app())
+    walk = Walk(client)
+    signed = walk.get(f"/judge/sign-in/{token}", follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == "/judge"
+    page = walk.get("/judge", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text):
+        assert walk.get(asset).status_code == 200
+    body = walk.get("/api/judge/trials").json()
+    for trial in body["trials"]:
+        assert set(trial) == TRIAL_KEYS
+        for url in [trial["input_url"], *(c["image_url"] for c in trial["candidates"])]:
+            image = walk.get(url)
+            assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+            assert set(png_chunks(image.content)) <= BARE_PNG_CHUNKS
+        for candidate in trial["candidates"]:
+            assert set(candidate) == CANDIDATE_KEYS
+        first = trial["candidates"][0]["label"]
+        saved = walk.post("/api/judge/ratings", headers={"X-CSRF-Token": csrf}, json={
+            "trial_id": trial["trial_id"], "scores": {first: 6},
+            "criteria": {first: {"texture": 5, "noise": 7}}})
+        assert saved.status_code == 200, saved.text
+    walk.get("/api/judge/trials")
+    return walk, body
+
+
+def test_judge_responses_reveal_no_team(judged: tuple[World, dict[str, str]]) -> None:
+    world, tokens = judged
+    forbidden = forbidden_strings(world)
+    urls: list[set[str]] = []
+    for token in tokens.values():
+        walk, body = walk_judge(token)
+        for answer in walk.responses:
+            text = answer.content.decode("latin-1")
+            for secret in forbidden:
+                assert secret not in text, f"{answer.request.url} reveals {secret!r}"
+            shared_asset = answer.request.url.path.startswith("/static/")  # same for everyone
+            for header in () if shared_asset else REVEALING_HEADERS:
+                assert header not in answer.headers, f"{answer.request.url} sends {header}"
+            for secret in forbidden:
+                assert all(secret not in v for v in answer.headers.values())
+        mine = {t["input_url"] for t in body["trials"]} | {
+            c["image_url"] for t in body["trials"] for c in t["candidates"]}
+        mine |= {t["trial_id"] for t in body["trials"]}
+        assert all(not re.search(r"/\d+(/|$)", url) for url in mine)
+        urls.append(mine)
+    assert not urls[0] & urls[1], "two judges share an image URL or trial id"
+
+
+def test_judge_cannot_use_another_judges_tokens(judged: tuple[World, dict[str, str]],
+                                                client: TestClient) -> None:
+    _, tokens = judged
+    first, second = ({"Authorization": f"Bearer {t}"} for t in tokens.values())
+    trial = client.get("/api/judge/trials", headers=first).json()["trials"][0]
+    assert client.get(trial["candidates"][0]["image_url"], headers=second).status_code == 404
+    assert client.get(trial["input_url"], headers=second).status_code == 404
+    stolen = client.post("/api/judge/ratings", headers=second,
+                         json={"trial_id": trial["trial_id"], "scores": {"A": 5}})
+    assert stolen.status_code == 404
+
+
+def test_judge_cannot_see_results(judged: tuple[World, dict[str, str]],
+                                  client: TestClient) -> None:
+    world, tokens = judged
+    auth = {"Authorization": f"Bearer {next(iter(tokens.values()))}"}
+    assert client.get(f"/api/challenges/{world.challenge}/final", headers=auth).status_code == 403
+    assert client.get(f"/api/challenges/{world.challenge}/final.csv",
+                      headers=auth).status_code == 403

@@ -1,0 +1,25 @@
+"""The judging revision upgrades and downgrades cleanly, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect
+
+from app import db
+
+JUDGING_TABLES = {"judges", "qualifications", "campaigns", "campaign_entries", "judge_trials",
+                  "judge_candidates", "judge_ratings"}
+
+
+def test_judging_revision_round_trip(db_url: str) -> None:
+    db.upgrade(db_url)
+    assert JUDGING_TABLES <= set(inspect(db.get_engine(db_url)).get_table_names())
+    db.downgrade(db_url, "0002")
+    assert not JUDGING_TABLES & set(inspect(db.get_engine(db_url)).get_table_names())
+    db.upgrade(db_url)
+    assert JUDGING_TABLES <= set(inspect(db.get_engine(db_url)).get_table_names())
+
+
+def test_one_migration_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert len(ScriptDirectory.from_config(db.alembic_config()).get_heads()) == 1

@@ -1,0 +1,132 @@
+"""Judging pages: the results page (table, plots, CSV), the organiser's desk and image inspector."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.app.judging.world import (
+    World,
+    add_judges,
+    close_final,
+    make_app,
+    open_campaign,
+    submit_finals,
+)
+
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture
+def rated(world: World, client: TestClient) -> World:
+    """Three judges have rated everything (the better team, the higher score)."""
+    world.ids = submit_finals(world, client)  # type: ignore[attr-defined]
+    close_final()
+    open_campaign(world, client, criteria=True, method={"bootstrap_samples": 20})
+    for j, token in enumerate(add_judges(world, client, 3).values()):
+        auth = {"Authorization": f"Bearer {token}"}
+        for trial in client.get("/api/judge/trials", headers=auth).json()["trials"]:
+            scores, criteria = {}, {}
+            for c in trial["candidates"]:
+                _, team = world.team_of_pixels(client.get(c["image_url"], headers=auth).content)
+                scores[c["label"]] = 10 - world.level(team) // 2 - (j == 1)
+                criteria[c["label"]] = {"noise": scores[c["label"]]}
+            client.post("/api/judge/ratings", headers=auth, json={
+                "trial_id": trial["trial_id"], "scores": scores, "criteria": criteria})
+    return world
+
+
+def test_final_page_shows_table_plots_and_method(rated: World, client: TestClient) -> None:
+    page = client.get(f"/challenges/{rated.challenge}/final",
+                      headers={**HTML, **rated.auth("organiser")})
+    assert page.status_code == 200
+    assert page.template.name == "judge/final.html"  # type: ignore[attr-defined]
+    rows = page.context["final"]["rows"]  # type: ignore[attr-defined]
+    assert [r["rank"] for r in rows] == list(range(1, len(rated.teams) + 1))
+    assert page.text.count('<svg class="plot"') == 2
+    assert "min-max" in page.text or "minmax" in page.text
+    assert "Criteria (mean over accepted judges)" in page.text
+
+
+def test_final_csv_export(rated: World, client: TestClient) -> None:
+    answer = client.get(f"/api/challenges/{rated.challenge}/final.csv",
+                        headers=rated.auth("organiser"))
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [r["team"] for r in rows] == [
+        r["team"] for r in client.get(f"/api/challenges/{rated.challenge}/final",
+                                      headers=rated.auth("organiser")).json()["rows"]]
+    assert set(rows[0]) >= {"rank", "team", "objective", "subjective", "final", "rank_stability"}
+
+
+def test_desk_invites_judge_with_link(rated: World, client: TestClient) -> None:
+    desk = f"/organiser/challenges/{rated.challenge}/judging"
+    page = client.get(desk, headers={**HTML, **rated.auth("organiser")})
+    assert page.status_code == 200 and "judge 02" in page.text
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    invited = client.post(f"/organiser/challenges/{rated.challenge}/judges",
+                          headers={**HTML, **rated.auth("organiser")},
+                          data={"csrf_token": csrf, "name": "guest judge"})
+    assert invited.status_code == 200  # followed the redirect back to the desk
+    link = re.search(r'<pre id="judge-link">([^<]+)</pre>', invited.text).group(1)  # type: ignore[union-attr]
+    signed = client.get(urlsplit(link).path, follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == "/judge"
+
+
+def test_inspector_shows_result_input_and_nothing_for_teams(rated: World,
+                                                             client: TestClient) -> None:
+    sub = rated.ids[rated.teams[0]]  # type: ignore[attr-defined]
+    data = client.get(f"/api/organiser/submissions/{sub}/inspect",
+                      headers=rated.auth("organiser")).json()
+    first = data["trials"][0]
+    assert [c["label"] for c in first["candidates"]] == ["result"]  # unpaired: no ground truth
+    result = client.get(first["candidates"][0]["image_url"], headers=rated.auth("organiser"))
+    assert rated.team_of_pixels(result.content) == (first["trial_id"], rated.teams[0])
+    shown = client.get(first["input_url"], headers=rated.auth("organiser"))
+    assert rated.team_of_pixels(shown.content) == (first["trial_id"], None)
+    page = client.get(f"/organiser/submissions/{sub}/inspect",
+                      headers={**HTML, **rated.auth("organiser")})
+    assert page.status_code == 200 and 'data-mode="inspect"' in page.text
+    assert client.get(f"/api/organiser/submissions/{sub}/inspect",
+                      headers=rated.auth(rated.teams[0])).status_code == 403
+
+
+def test_inspector_shows_ground_truth_of_paired_phase(settings, sample_set,  # type: ignore[no-untyped-def]
+                                                      tmp_path) -> None:
+    from app.db import session_scope
+    from app.models import Dataset, Submission
+    from metrics.images import decode
+    from tests.utils.arena import build_arena, zip_folder
+
+    arena = build_arena(sample_set)
+    (settings.data_dir / "uploads").mkdir(parents=True, exist_ok=True)
+    zip_folder(sample_set.pred, settings.data_dir / "uploads" / "paired.zip")
+    shutil.copytree(sample_set.lq, settings.datasets_dir / "inputs-of-validation")
+    with session_scope() as session:
+        session.add(Dataset(phase_id=arena.phase_id, role="inputs", path="inputs-of-validation",
+                            image_count=3, fingerprint="lq"))
+        sub = Submission(phase_id=arena.phase_id, team_id=arena.team_ids["alpha"],
+                         status="scored", upload_path="uploads/paired.zip", upload_bytes=1,
+                         upload_sha256="1" * 64, original_filename="paired.zip", image_count=3)
+        session.add(sub)
+        session.flush()
+        sub_id = sub.id
+    with TestClient(make_app()) as client:
+        data = client.get(f"/api/organiser/submissions/{sub_id}/inspect",
+                          headers=arena.auth("organiser")).json()
+        first = data["trials"][0]
+        assert first["trial_id"] == "001"
+        assert [c["label"] for c in first["candidates"]] == ["result", "ground truth"]
+        shown = {c["label"]: decode(client.get(c["image_url"], headers=arena.auth("organiser"))
+                                    .content) for c in first["candidates"]}
+        shown["input"] = decode(client.get(first["input_url"],
+                                           headers=arena.auth("organiser")).content)
+    for label, folder in (("result", sample_set.pred), ("ground truth", sample_set.gt),
+                          ("input", sample_set.lq)):
+        assert (shown[label] == decode((folder / "001.png").read_bytes())).all(), label

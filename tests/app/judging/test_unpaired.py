@@ -1,0 +1,54 @@
+"""Unpaired uploads are checked against the phase's inputs: names and sizes."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.judging.unpaired import check_unpaired_submission
+
+
+def _png(path: Path, width: int, height: int) -> Path:
+    Image.fromarray(np.zeros((height, width, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _inputs(tmp_path: Path) -> Path:
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    _png(folder / "001.png", 32, 32)
+    _png(folder / "002.jpg".replace(".jpg", ".png"), 48, 32)
+    return folder
+
+
+def _zip(tmp_path: Path, members: dict[str, tuple[int, int]]) -> Path:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(exist_ok=True)
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, (w, h) in members.items():
+            z.write(_png(scratch / name.replace("/", "_"), w, h), name)
+    return archive
+
+
+def test_check_unpaired_submission_accepts_matching_upload(tmp_path: Path) -> None:
+    upload = _zip(tmp_path, {"001.png": (32, 32), "002.png": (48, 32)})
+    assert check_unpaired_submission(upload, _inputs(tmp_path), max_pixels=10**6) == []
+
+
+def test_check_unpaired_submission_lists_every_problem(tmp_path: Path) -> None:
+    upload = _zip(tmp_path, {"001.png": (64, 64), "003.png": (32, 32)})
+    problems = check_unpaired_submission(upload, _inputs(tmp_path), max_pixels=10**6)
+    messages = {p.file: p.message for p in problems}
+    assert messages["002.*"].startswith("missing: the phase has an input named 002.png")
+    assert messages["003.png"].startswith("extra file")
+    assert messages["001.png"] == "size 64x64 differs from the input 001.png (32x32)"
+
+
+def test_check_unpaired_submission_sizes_optional(tmp_path: Path) -> None:
+    upload = _zip(tmp_path, {"001.png": (64, 64), "002.png": (48, 32)})
+    assert check_unpaired_submission(upload, _inputs(tmp_path), max_pixels=10**6,
+                                     check_sizes=False) == []

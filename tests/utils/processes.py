@@ -1,0 +1,101 @@
+"""Real service processes for end-to-end tests: uvicorn and `raim worker` subprocesses, waits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+RAIM = str(Path(sys.executable).with_name("raim"))
+# Serves create_app() without the embedded worker: requests only, nothing scored in-process.
+_API_ONLY = ("import sys, uvicorn; from app.main import create_app; "
+             "uvicorn.run(create_app(background=False), host='127.0.0.1', port=int(sys.argv[1]), "
+             "log_level='warning')")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def service_env(**overrides: str) -> dict[str, str]:
+    """This process's environment (RAIM_* set by fixtures included) plus ``overrides``."""
+    env = dict(os.environ)
+    env.update(overrides)
+    return env
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    handle = log.open("ab")
+    return subprocess.Popen(args, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def start_api(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """uvicorn serving the app (no local worker); returns once it answers."""
+    process = spawn([sys.executable, "-c", _API_ONLY, str(port)], env, log)
+    wait_for_http(f"http://127.0.0.1:{port}/api/challenges/x/phases/y/leaderboard", process, log)
+    return process
+
+
+def start_serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`raim serve`, exactly as operators run it; returns once it answers."""
+    process = spawn([RAIM, "serve", "--port", str(port)], env, log)
+    wait_for_http(f"http://127.0.0.1:{port}/api/challenges/x/phases/y/leaderboard", process, log)
+    return process
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    return spawn([RAIM, "worker", "--loglevel", "INFO"], env, log)
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, limit: float = 120) -> None:
+    wait_until(lambda: _answers(url), f"{url} to answer", process, log, limit)
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=2)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def wait_until(check: Callable[[], object], what: str, process: subprocess.Popen | None = None,
+               log: Path | None = None, limit: float = 300) -> object:
+    """Poll ``check`` until it returns something truthy; fail with the process log otherwise."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process exited ({process.returncode}) while waiting for "
+                                 f"{what}:\n{_tail(log)}")
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting for {what} after {limit} s\n{_tail(log)}")
+
+
+def _tail(log: Path | None) -> str:
+    if log is None or not log.exists():
+        return ""
+    return log.read_text(errors="replace")[-4000:]
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop a process this test started, by its own pid, and reap it."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
