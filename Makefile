@@ -24,6 +24,7 @@ run: setup
 
 test: setup
 	bash scripts/install-browser.sh
+	$(BIN)/ruff check app metrics scoring tests bench migrations
 	$(BIN)/pytest
 
 lint: setup

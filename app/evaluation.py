@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metrics.engine import MetricSuite
-from metrics.registry import RAIM_MIN_SIDE
 from metrics.images import ImageSet, Inventory, iter_decoded, pair_images
+from metrics.registry import RAIM_MIN_SIDE
 from scoring.formula import RAIM_2024, Formula
 from scoring.report import Report, image_row
 
@@ -26,13 +26,20 @@ class Evaluation:
     versions: dict[str, str]
 
 
-def inventory(pred: Path, gt: Path | None, *, max_pixels: int, max_images: int | None = None) -> Inventory:
+def inventory(
+    pred: Path, gt: Path | None, *, max_pixels: int, max_images: int | None = None
+) -> Inventory:
     """Pair and check every file; raises metrics.images.InvalidInput listing all problems."""
     pred_set = ImageSet(pred, "prediction")
     gt_set = ImageSet(gt, "ground truth") if gt is not None else None
     try:
-        return pair_images(pred_set, gt_set, max_pixels=max_pixels, max_images=max_images,
-                           min_side=RAIM_MIN_SIDE)
+        return pair_images(
+            pred_set,
+            gt_set,
+            max_pixels=max_pixels,
+            max_images=max_images,
+            min_side=RAIM_MIN_SIDE if gt is not None else 1,
+        )
     finally:
         pred_set.close()
         if gt_set is not None:
@@ -55,7 +62,9 @@ def evaluate(
     report = Report(metrics=formula.metrics)
     total = len(checked.pairs)
     try:
-        for done, (pair, pred_img, gt_img) in enumerate(iter_decoded(checked.pairs, pred_set, gt_set), 1):
+        for done, (pair, pred_img, gt_img) in enumerate(
+            iter_decoded(checked.pairs, pred_set, gt_set), 1
+        ):
             report.images.append(image_row(pair.name, suite.score(pred_img, gt_img), formula))
             if on_progress is not None:
                 on_progress(done, total, pair.name)

@@ -8,6 +8,7 @@ Visibility (``Phase.leaderboard``):
 - ``private``: organisers see every row; a signed-in team member sees only their own
   team's row (with its true rank); anyone else sees no rows;
 - ``hidden``: organisers only; everyone else gets 404 as if it did not exist.
+Judges (who rate blind) get 404 whatever the setting.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Phase, Submission, Team
@@ -91,17 +92,47 @@ def rank_entries(entries: Iterable[Entry], rank_by: str) -> list[Row]:
     return [Row(rank, e.team_id, e) for rank, e in enumerate(chosen, 1)]
 
 
-def phase_entries(session: Session, phase: Phase) -> list[Entry]:
-    """Every submission of the phase as an Entry."""
-    query = (
-        select(Submission, Team.name)
-        .join(Team, Team.id == Submission.team_id)
-        .where(Submission.phase_id == phase.id)
-    )
-    return [
-        Entry(s.id, s.team_id, name, s.status, s.score, s.mean, s.created_at)
-        for s, name in session.execute(query)
+def phase_entries(session: Session, phase: Phase, *, until: datetime | None = None) -> list[Entry]:
+    """Each team's pick by the phase's rule, chosen in the database (one row per team).
+
+    A window function picks the best (or latest) scored submission of every team, so a
+    request reads one row per team however many submissions the phase holds. ``until``
+    counts only submissions made up to that moment (a leaderboard as it stood then).
+    """
+    if phase.rank_by == "latest":
+        order = (Submission.created_at.desc(), Submission.id.desc())
+    else:
+        order = (Submission.score.desc(), Submission.created_at, Submission.id)
+    conditions = [
+        Submission.phase_id == phase.id,
+        Submission.status == "scored",
+        Submission.score.is_not(None),
     ]
+    if until is not None:
+        conditions.append(Submission.created_at <= until)
+    picks = (
+        select(
+            Submission.id.label("id"),
+            func.row_number().over(partition_by=Submission.team_id, order_by=order).label("pick"),
+        )
+        .where(*conditions)
+        .subquery()
+    )
+    query = (
+        select(
+            Submission.id,
+            Submission.team_id,
+            Team.name,
+            Submission.status,
+            Submission.score,
+            Submission.mean,
+            Submission.created_at,
+        )
+        .join(picks, picks.c.id == Submission.id)
+        .join(Team, Team.id == Submission.team_id)
+        .where(picks.c.pick == 1)
+    )
+    return [Entry(*row) for row in session.execute(query)]
 
 
 def phase_leaderboard(session: Session, phase: Phase) -> list[Row]:
@@ -109,10 +140,18 @@ def phase_leaderboard(session: Session, phase: Phase) -> list[Row]:
     return rank_entries(phase_entries(session, phase), phase.rank_by)
 
 
-def visible_rows(rows: list[Row], visibility: str, *, organiser: bool,
-                 team_ids: set[int]) -> list[Row] | None:
-    """The rows a viewer may see; None means the leaderboard does not exist for them."""
-    if organiser or visibility == "public":
+def visible_rows(
+    rows: list[Row], visibility: str, *, organiser: bool, team_ids: set[int], judge: bool = False
+) -> list[Row] | None:
+    """The rows a viewer may see; None means the leaderboard does not exist for them.
+
+    Judges never see a leaderboard: it would tell them which results rank where.
+    """
+    if organiser:
+        return rows
+    if judge:
+        return None
+    if visibility == "public":
         return rows
     if visibility == "private":
         return [row for row in rows if row.team_id in team_ids]

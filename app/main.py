@@ -24,6 +24,8 @@ from app.api import leaderboards, organiser, submissions
 from app.config import Settings, get_settings
 from app.db import ensure_schema
 from app.deps import SESSION_COOKIE
+from app.judging import api as judging_api
+from app.judging import pages as judging_pages
 from app.submissions import Rejected
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.include_router(submissions.router)
     app.include_router(leaderboards.router)
     app.include_router(organiser.router)
+    app.include_router(judging_api.router)
+    app.include_router(judging_pages.router)
     # Page routes (templates/, app/web/) are included here.
     web.install(app)
     if STATIC_DIR.is_dir():

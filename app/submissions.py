@@ -27,7 +27,6 @@ from app import queue
 from app.config import Settings
 from app.db import is_sqlite, session_scope
 from app.evaluation import inventory
-from app.leaderboard import phase_leaderboard
 from app.models import Challenge, Phase, Submission, Team, TeamMember, User, utcnow
 from metrics.images import InvalidInput, Inventory, Problem
 
@@ -38,8 +37,14 @@ if TYPE_CHECKING:
 class Rejected(Exception):
     """A submission refused before acceptance: an HTTP-style status, a reason, every problem."""
 
-    def __init__(self, status: int, detail: str, problems: list[Problem] | None = None,
-                 extra: dict | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        problems: list[Problem] | None = None,
+        extra: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(detail)
         self.status = int(status)
         self.detail = detail
@@ -48,8 +53,10 @@ class Rejected(Exception):
         self.headers = headers or {}
 
     def to_json(self) -> dict:
-        body: dict = {"detail": self.detail,
-                      "problems": [{"file": p.file, "message": p.message} for p in self.problems]}
+        body: dict = {
+            "detail": self.detail,
+            "problems": [{"file": p.file, "message": p.message} for p in self.problems],
+        }
         body.update(self.extra)
         return body
 
@@ -78,14 +85,18 @@ def user_teams(session: Session, user: User) -> list[Team]:
 
 def _phases_of(session: Session, teams: list[Team]) -> list[tuple[Phase, Team]]:
     by_challenge = {team.challenge_id: team for team in teams}
-    phases = session.scalars(select(Phase).join(Challenge)
-                             .where(Phase.challenge_id.in_(by_challenge))
-                             .order_by(Challenge.slug, Phase.position))
+    phases = session.scalars(
+        select(Phase)
+        .join(Challenge)
+        .where(Phase.challenge_id.in_(by_challenge))
+        .order_by(Challenge.slug, Phase.position)
+    )
     return [(phase, by_challenge[phase.challenge_id]) for phase in phases]
 
 
-def resolve_target(session: Session, user: User, phase_ref: str | None,
-                   now: datetime) -> tuple[Phase, Team]:
+def resolve_target(
+    session: Session, user: User, phase_ref: str | None, now: datetime
+) -> tuple[Phase, Team]:
     """The phase named by ``phase_ref`` (``phase`` or ``challenge/phase``) and the user's team.
 
     Without a reference: the one open paired phase among the user's teams' challenges.
@@ -106,11 +117,15 @@ def resolve_target(session: Session, user: User, phase_ref: str | None,
         return open_paired[0]
     if open_paired:
         options = ", ".join(phase_label(p) for p, _ in open_paired)
-        raise Rejected(HTTPStatus.BAD_REQUEST,
-                       f"several paired phases are open; name one in the 'phase' field: {options}")
+        raise Rejected(
+            HTTPStatus.BAD_REQUEST,
+            f"several paired phases are open; name one in the 'phase' field: {options}",
+        )
     options = ", ".join(f"{phase_label(p)} ({_window(p)})" for p, _ in candidates)
-    raise Rejected(HTTPStatus.BAD_REQUEST,
-                   f"no paired phase is open now; name one in the 'phase' field: {options}")
+    raise Rejected(
+        HTTPStatus.BAD_REQUEST,
+        f"no paired phase is open now; name one in the 'phase' field: {options}",
+    )
 
 
 def _window(phase: Phase) -> str:
@@ -121,35 +136,36 @@ def _window(phase: Phase) -> str:
 
 def check_open(phase: Phase, now: datetime) -> None:
     if phase.start is not None and now < phase.start:
-        raise Rejected(HTTPStatus.FORBIDDEN,
-                       f"phase {phase_label(phase)} opens at {phase.start.isoformat()}")
+        raise Rejected(
+            HTTPStatus.FORBIDDEN, f"phase {phase_label(phase)} opens at {phase.start.isoformat()}"
+        )
     if phase.end is not None and now > phase.end:
-        raise Rejected(HTTPStatus.FORBIDDEN,
-                       f"phase {phase_label(phase)} closed at {phase.end.isoformat()}")
+        raise Rejected(
+            HTTPStatus.FORBIDDEN, f"phase {phase_label(phase)} closed at {phase.end.isoformat()}"
+        )
 
 
 def check_qualified(session: Session, phase: Phase, team: Team) -> None:
-    """Phases with ``qualify_from``/``qualify_top`` admit only the top teams of that phase."""
-    if not phase.qualify_from or not phase.qualify_top:
-        return
-    source = session.scalar(select(Phase).where(Phase.challenge_id == phase.challenge_id,
-                                                Phase.slug == phase.qualify_from))
-    rows = phase_leaderboard(session, source) if source is not None else []
-    if team.id not in {row.team_id for row in rows[: phase.qualify_top]}:
-        raise Rejected(HTTPStatus.FORBIDDEN,
-                       f"phase {phase_label(phase)} is open to the top {phase.qualify_top} teams "
-                       f"of phase {phase.qualify_from} only; team {team.name!r} is not among them")
+    """Phases with ``qualify_from``/``qualify_top`` admit only their finalists (app.judging)."""
+    from app.judging.qualification import refusal
+
+    reason = refusal(session, phase, team)
+    if reason is not None:
+        raise Rejected(HTTPStatus.FORBIDDEN, reason)
 
 
 # -- quotas ---------------------------------------------------------------------------
 
 
-def counted_submissions(session: Session, phase: Phase, team: Team,
-                        since: datetime | None = None) -> int:
+def counted_submissions(
+    session: Session, phase: Phase, team: Team, since: datetime | None = None
+) -> int:
     """Submissions that count against quotas: every one that has not failed."""
     query = select(func.count(Submission.id)).where(
-        Submission.phase_id == phase.id, Submission.team_id == team.id,
-        Submission.status != "failed")
+        Submission.phase_id == phase.id,
+        Submission.team_id == team.id,
+        Submission.status != "failed",
+    )
     if since is not None:
         query = query.where(Submission.created_at >= since)
     return int(session.scalar(query) or 0)
@@ -173,8 +189,9 @@ def quota_left(session: Session, phase: Phase, team: Team, now: datetime) -> Quo
     midnight = day_start(now)
     left = QuotaLeft(None, None, midnight + timedelta(days=1))
     if phase.max_submissions_per_day is not None:
-        left.today = phase.max_submissions_per_day - counted_submissions(session, phase, team,
-                                                                         midnight)
+        left.today = phase.max_submissions_per_day - counted_submissions(
+            session, phase, team, midnight
+        )
     if phase.max_submissions is not None:
         left.total = phase.max_submissions - counted_submissions(session, phase, team)
     return left
@@ -183,20 +200,26 @@ def quota_left(session: Session, phase: Phase, team: Team, now: datetime) -> Quo
 def check_quota(session: Session, phase: Phase, team: Team, now: datetime) -> None:
     left = quota_left(session, phase, team, now)
     if left.total is not None and left.total <= 0:
-        raise Rejected(HTTPStatus.TOO_MANY_REQUESTS,
-                       f"team {team.name!r} has used all {phase.max_submissions} submissions of "
-                       f"phase {phase_label(phase)} (failed ones do not count)",
-                       extra={"limit": phase.max_submissions, "period": "total",
-                              "resets_at": None})
+        raise Rejected(
+            HTTPStatus.TOO_MANY_REQUESTS,
+            f"team {team.name!r} has used all {phase.max_submissions} submissions of "
+            f"phase {phase_label(phase)} (failed ones do not count)",
+            extra={"limit": phase.max_submissions, "period": "total", "resets_at": None},
+        )
     if left.today is not None and left.today <= 0:
         wait = max(1, int((left.resets_at - now).total_seconds()))
-        raise Rejected(HTTPStatus.TOO_MANY_REQUESTS,
-                       f"team {team.name!r} has used its {phase.max_submissions_per_day} "
-                       f"submissions of today for phase {phase_label(phase)} (failed ones do not "
-                       f"count); the quota resets at {left.resets_at.isoformat()}",
-                       extra={"limit": phase.max_submissions_per_day, "period": "day",
-                              "resets_at": left.resets_at.isoformat()},
-                       headers={"Retry-After": str(wait)})
+        raise Rejected(
+            HTTPStatus.TOO_MANY_REQUESTS,
+            f"team {team.name!r} has used its {phase.max_submissions_per_day} "
+            f"submissions of today for phase {phase_label(phase)} (failed ones do not "
+            f"count); the quota resets at {left.resets_at.isoformat()}",
+            extra={
+                "limit": phase.max_submissions_per_day,
+                "period": "day",
+                "resets_at": left.resets_at.isoformat(),
+            },
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def lock_team(session: Session, team_id: int) -> Team:
@@ -210,21 +233,43 @@ def lock_team(session: Session, team_id: int) -> Team:
 # -- validation and acceptance ----------------------------------------------------------
 
 
-def validate_upload(upload: ReceivedFile, ground_truth: Path | None,
-                    settings: Settings) -> Inventory:
-    """Every problem of the uploaded zip against the phase's ground truth (if paired)."""
+def validate_upload(
+    upload: ReceivedFile, ground_truth: Path | None, settings: Settings, inputs: Path | None = None
+) -> Inventory:
+    """Every problem of the uploaded zip: against the ground truth (paired phases), or the
+    phase's inputs (unpaired phases: same names and sizes)."""
     if not zipfile.is_zipfile(upload.path):
-        raise Rejected(HTTPStatus.BAD_REQUEST, "the upload is not a zip file",
-                       [Problem(upload.filename, "not a zip archive")])
+        raise Rejected(
+            HTTPStatus.BAD_REQUEST,
+            "the upload is not a zip file",
+            [Problem(upload.filename, "not a zip archive")],
+        )
     try:
-        return inventory(upload.path, ground_truth, max_pixels=settings.max_pixels,
-                         max_images=settings.max_images)
+        checked = inventory(
+            upload.path,
+            ground_truth,
+            max_pixels=settings.max_pixels,
+            max_images=settings.max_images,
+        )
+        if ground_truth is None and inputs is not None:
+            from app.judging.unpaired import check_unpaired_submission
+
+            mismatch = check_unpaired_submission(
+                upload.path, inputs, max_pixels=settings.max_pixels
+            )
+            if mismatch:
+                raise InvalidInput(mismatch)
+        return checked
     except InvalidInput as exc:
-        problems = [Problem(upload.filename if p.file == str(upload.path) else p.file, p.message)
-                    for p in exc.problems]
-        raise Rejected(HTTPStatus.BAD_REQUEST,
-                       f"{upload.filename}: {len(problems)} problem(s); nothing was stored",
-                       problems) from exc
+        problems = [
+            Problem(upload.filename if p.file == str(upload.path) else p.file, p.message)
+            for p in exc.problems
+        ]
+        raise Rejected(
+            HTTPStatus.BAD_REQUEST,
+            f"{upload.filename}: {len(problems)} problem(s); nothing was stored",
+            problems,
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -232,6 +277,7 @@ class _Target:
     phase_id: int
     team_id: int
     ground_truth: Path | None
+    inputs: Path | None
     challenge: str
     phase: str
 
@@ -251,13 +297,16 @@ def _target(user_id: int, phase_ref: str | None, settings: Settings) -> _Target:
         paired = phase.kind == "paired"
         ground_truth = dataset_dir(settings, phase, "ground_truth") if paired else None
         if phase.kind == "paired" and ground_truth is None:
-            raise Rejected(HTTPStatus.CONFLICT,
-                           f"phase {phase_label(phase)} has no ground truth loaded yet")
-        return _Target(phase.id, team.id, ground_truth, phase.challenge.slug, phase.slug)
+            raise Rejected(
+                HTTPStatus.CONFLICT, f"phase {phase_label(phase)} has no ground truth loaded yet"
+            )
+        inputs = dataset_dir(settings, phase, "inputs")
+        return _Target(phase.id, team.id, ground_truth, inputs, phase.challenge.slug, phase.slug)
 
 
-def _store(target: _Target, user_id: int, upload: ReceivedFile, image_count: int,
-           settings: Settings) -> int:
+def _store(
+    target: _Target, user_id: int, upload: ReceivedFile, image_count: int, settings: Settings
+) -> int:
     """Insert the row and move the upload into place, under the team lock."""
     final: Path | None = None
     try:
@@ -267,10 +316,18 @@ def _store(target: _Target, user_id: int, upload: ReceivedFile, image_count: int
             now = utcnow()
             check_open(phase, now)
             check_quota(session, phase, team, now)
-            sub = Submission(phase_id=phase.id, team_id=team.id, user_id=user_id,
-                             status="queued", created_at=now, upload_path="",
-                             upload_bytes=upload.size, upload_sha256=upload.sha256,
-                             original_filename=upload.filename[:255], image_count=image_count)
+            sub = Submission(
+                phase_id=phase.id,
+                team_id=team.id,
+                user_id=user_id,
+                status="queued",
+                created_at=now,
+                upload_path="",
+                upload_bytes=upload.size,
+                upload_sha256=upload.sha256,
+                original_filename=upload.filename[:255],
+                image_count=image_count,
+            )
             session.add(sub)
             session.flush()
             final = settings.uploads_dir / target.challenge / target.phase / f"{sub.id}.zip"
@@ -284,12 +341,13 @@ def _store(target: _Target, user_id: int, upload: ReceivedFile, image_count: int
         raise
 
 
-def accept(user_id: int, upload: ReceivedFile, phase_ref: str | None,
-           settings: Settings) -> Accepted:
+def accept(
+    user_id: int, upload: ReceivedFile, phase_ref: str | None, settings: Settings
+) -> Accepted:
     """Check, validate, store and queue an upload; raises Rejected and keeps nothing if refused."""
     try:
         target = _target(user_id, phase_ref, settings)
-        checked = validate_upload(upload, target.ground_truth, settings)
+        checked = validate_upload(upload, target.ground_truth, settings, target.inputs)
         submission_id = _store(target, user_id, upload, len(checked.pairs), settings)
     finally:
         upload.discard()  # moved into place when accepted; the temporary file otherwise
@@ -323,5 +381,12 @@ def submission_view(sub: Submission) -> dict:
 
 
 def _image_json(row) -> dict:  # type: ignore[no-untyped-def]
-    return {"name": row.name, "psnr": row.psnr, "ssim": row.ssim, "lpips": row.lpips,
-            "dists": row.dists, "niqe": row.niqe, "score": row.score}
+    return {
+        "name": row.name,
+        "psnr": row.psnr,
+        "ssim": row.ssim,
+        "lpips": row.lpips,
+        "dists": row.dists,
+        "niqe": row.niqe,
+        "score": row.score,
+    }

@@ -66,7 +66,9 @@ class ImageSet:
         elif self.path.is_file() and zipfile.is_zipfile(self.path):
             self._scan_zip()
         elif self.path.exists():
-            self.problems.append(Problem(str(self.path), f"{label} must be a folder or a .zip file"))
+            self.problems.append(
+                Problem(str(self.path), f"{label} must be a folder or a .zip file")
+            )
         else:
             self.problems.append(Problem(str(self.path), f"{label} path does not exist"))
 
@@ -94,10 +96,14 @@ class ImageSet:
             if info.is_dir() or _ignored(member.parts):
                 continue
             if info.flag_bits & 0x1:
-                self.problems.append(Problem(info.filename, "encrypted zip members are not supported"))
+                self.problems.append(
+                    Problem(info.filename, "encrypted zip members are not supported")
+                )
                 continue
             if info.compress_size and info.file_size / info.compress_size > _MAX_ZIP_RATIO:
-                self.problems.append(Problem(info.filename, "compression ratio is implausibly high"))
+                self.problems.append(
+                    Problem(info.filename, "compression ratio is implausibly high")
+                )
                 continue
             names.append(info.filename)
         # One folder wrapping everything (zip -r out.zip results/) is stripped.
@@ -165,16 +171,27 @@ def inspect_image(
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
             if width * height > max_pixels:
-                return None, [Problem(name, f"{width}x{height} is over the limit of {max_pixels:,} pixels")]
+                return None, [
+                    Problem(name, f"{width}x{height} is over the limit of {max_pixels:,} pixels")
+                ]
             if min(width, height) < min_side:
-                return None, [Problem(name, f"{width}x{height} is smaller than the minimum of "
-                                            f"{min_side}x{min_side} the metrics need")]
+                return None, [
+                    Problem(
+                        name,
+                        f"{width}x{height} is smaller than the minimum of "
+                        f"{min_side}x{min_side} the metrics need",
+                    )
+                ]
             bits = _bit_depth(data, img)
             img.load()  # raises on truncated or corrupt data
     except UnidentifiedImageError:
         return None, [Problem(name, "not a decodable image (unrecognised or corrupt format)")]
     except Exception as exc:  # PIL raises many types for bad files
-        reason = "truncated image" if "truncated" in str(exc).lower() else f"not a decodable image ({exc})"
+        reason = (
+            "truncated image"
+            if "truncated" in str(exc).lower()
+            else f"not a decodable image ({exc})"
+        )
         return None, [Problem(name, reason)]
     return ImageInfo(width, height, bits), []
 
@@ -192,15 +209,24 @@ def _by_stem(images: ImageSet, problems: list[Problem]) -> dict[str, str]:
     for name in images.names():
         suffix = PurePosixPath(name).suffix.lower()
         if suffix not in IMAGE_SUFFIXES:
-            problems.append(Problem(name, f"not an image file in the {images.label} "
-                                          f"(accepted: {', '.join(IMAGE_SUFFIXES)})"))
+            problems.append(
+                Problem(
+                    name,
+                    f"not an image file in the {images.label} "
+                    f"(accepted: {', '.join(IMAGE_SUFFIXES)})",
+                )
+            )
             continue
         stems.setdefault(PurePosixPath(name).stem, []).append(name)
     unique = {}
     for stem, names in stems.items():
         if len(names) > 1:
-            problems.append(Problem(", ".join(names), f"{len(names)} files share the stem {stem!r} "
-                                                      f"in the {images.label}"))
+            problems.append(
+                Problem(
+                    ", ".join(names),
+                    f"{len(names)} files share the stem {stem!r} in the {images.label}",
+                )
+            )
         else:
             unique[stem] = names[0]
     return unique
@@ -226,17 +252,22 @@ def pair_images(
         for stem in sorted(gt_stems.keys() - pred_stems.keys()):
             problems.append(Problem(gt_stems[stem], f"missing: no prediction named {stem}.*"))
         for stem in sorted(pred_stems.keys() - gt_stems.keys()):
-            problems.append(Problem(pred_stems[stem], "extra file: no ground-truth image has this name"))
+            problems.append(
+                Problem(pred_stems[stem], "extra file: no ground-truth image has this name")
+            )
     stems = sorted(pred_stems.keys() & gt_stems.keys()) if gt else sorted(pred_stems)
     if not stems and not problems:
         problems.append(Problem(str(pred.path), f"no images found in the {pred.label}"))
     if max_images is not None and len(stems) > max_images:
-        problems.append(Problem(str(pred.path), f"{len(stems)} images is over the limit of {max_images}"))
+        problems.append(
+            Problem(str(pred.path), f"{len(stems)} images is over the limit of {max_images}")
+        )
     notes: list[str] = []
     sixteen_bit: list[str] = []
     for stem in stems:
-        pred_info, pred_problems = inspect_image(pred.read(pred_stems[stem]), pred_stems[stem], max_pixels,
-                                                   min_side)
+        pred_info, pred_problems = inspect_image(
+            pred.read(pred_stems[stem]), pred_stems[stem], max_pixels, min_side
+        )
         problems.extend(pred_problems)
         if pred_info and pred_info.bits == 16:
             sixteen_bit.append(pred_stems[stem])
@@ -244,19 +275,26 @@ def pair_images(
             continue
         gt_info, gt_problems = inspect_image(gt.read(gt_stems[stem]), gt_stems[stem], max_pixels)
         problems.extend(gt_problems)
-        if check_sizes and pred_info and gt_info and (pred_info.width, pred_info.height) != (
-            gt_info.width, gt_info.height
+        if (
+            check_sizes
+            and pred_info
+            and gt_info
+            and (pred_info.width, pred_info.height) != (gt_info.width, gt_info.height)
         ):
-            problems.append(Problem(
-                pred_stems[stem],
-                f"size {pred_info.width}x{pred_info.height} differs from the ground truth "
-                f"{gt_stems[stem]} ({gt_info.width}x{gt_info.height})",
-            ))
+            problems.append(
+                Problem(
+                    pred_stems[stem],
+                    f"size {pred_info.width}x{pred_info.height} differs from the ground truth "
+                    f"{gt_stems[stem]} ({gt_info.width}x{gt_info.height})",
+                )
+            )
     if problems:
         raise InvalidInput(problems)
     if sixteen_bit:
-        notes.append(f"{len(sixteen_bit)} 16-bit image(s) reduced to 8 bits as the reference decoder "
-                     f"does (e.g. {sixteen_bit[0]})")
+        notes.append(
+            f"{len(sixteen_bit)} 16-bit image(s) reduced to 8 bits as the reference decoder "
+            f"does (e.g. {sixteen_bit[0]})"
+        )
     pairs = [ImagePair(stem, pred_stems[stem], gt_stems.get(stem)) for stem in stems]
     return Inventory(pairs, notes)
 

@@ -32,15 +32,22 @@ _Y = {"test_y_channel": True, "color_space": "ycbcr"}
 PSNR = MetricSpec("psnr", "psnr", dict(_Y))
 SSIM = MetricSpec("ssim", "ssim", dict(_Y))
 LPIPS = MetricSpec(
-    "lpips", "lpips", lower_is_better=True,
+    "lpips",
+    "lpips",
+    lower_is_better=True,
     weights=("pyiqa/LPIPS_v0.1_alex-df73285e.pth", "checkpoints/alexnet-owt-7be5be79.pth"),
 )
 DISTS = MetricSpec(
-    "dists", "dists", lower_is_better=True,
+    "dists",
+    "dists",
+    lower_is_better=True,
     weights=("pyiqa/DISTS_weights-f5e65c96.pth", "checkpoints/vgg16-397923af.pth"),
 )
 NIQE = MetricSpec(
-    "niqe", "niqe", full_reference=False, lower_is_better=True,
+    "niqe",
+    "niqe",
+    full_reference=False,
+    lower_is_better=True,
     weights=("pyiqa/niqe_modelparameters.mat",),
 )
 

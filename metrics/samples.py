@@ -14,8 +14,18 @@ import cv2
 import numpy as np
 
 PHOTOS = (
-    "astronaut", "chelsea", "coffee", "hubble_deep_field", "immunohistochemistry",
-    "motorcycle_left", "retina", "rocket", "grass", "gravel", "brick", "camera",
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "motorcycle_left",
+    "retina",
+    "rocket",
+    "grass",
+    "gravel",
+    "brick",
+    "camera",
 )
 DEGRADATIONS = ("defocus", "motion", "noise", "jpeg")
 
@@ -39,12 +49,15 @@ def tile(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     h, w = image.shape[:2]
     if min(h, w) < size:
         factor = size / min(h, w)
-        image = cv2.resize(image, (max(size, round(w * factor)), max(size, round(h * factor))),
-                           interpolation=cv2.INTER_CUBIC)
+        image = cv2.resize(
+            image,
+            (max(size, round(w * factor)), max(size, round(h * factor))),
+            interpolation=cv2.INTER_CUBIC,
+        )
         h, w = image.shape[:2]
     y = int(rng.integers(0, h - size + 1))
     x = int(rng.integers(0, w - size + 1))
-    return np.ascontiguousarray(image[y:y + size, x:x + size])
+    return np.ascontiguousarray(image[y : y + size, x : x + size])
 
 
 def degrade(image: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -58,16 +71,22 @@ def degrade(image: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarra
         length = int(rng.integers(5, 13))
         kernel = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0
-        rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), float(rng.uniform(0, 180)), 1)
+        rotation = cv2.getRotationMatrix2D(
+            (length / 2 - 0.5, length / 2 - 0.5), float(rng.uniform(0, 180)), 1
+        )
         kernel = cv2.warpAffine(kernel, rotation, (length, length))
-        return cv2.filter2D(image, -1, kernel / max(kernel.sum(), 1e-6), borderType=cv2.BORDER_REFLECT)
+        return cv2.filter2D(
+            image, -1, kernel / max(kernel.sum(), 1e-6), borderType=cv2.BORDER_REFLECT
+        )
     if kind == "noise":
         sigma = float(rng.uniform(5, 20))
         noisy = image.astype(np.float32) + rng.normal(0, sigma, image.shape).astype(np.float32)
         return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
     if kind == "jpeg":
         quality = int(rng.integers(15, 50))
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+        )
         return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     raise ValueError(f"unknown degradation {kind!r}; known: {', '.join(DEGRADATIONS)}")
 

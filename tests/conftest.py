@@ -102,5 +102,8 @@ def session(db_url: str) -> Iterator[Session]:
 
 @pytest.fixture
 def sample_set(tmp_path: Path) -> SampleSet:
-    """Three 64x64 real-photograph triples: gt/, lq/ (degraded), pred/ (restored), NNN.png."""
-    return write_sample_set(tmp_path / "samples", count=3, size=64)
+    """Three 112x112 real-photograph triples: gt/, lq/ (degraded), pred/ (restored), NNN.png.
+
+    112 is the smallest round size the metrics accept (NIQE needs 96x96 after the 4-pixel crop).
+    """
+    return write_sample_set(tmp_path / "samples", count=3, size=112)

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/challenges", tags=["leaderboards"])
 def read_leaderboard(phase: PhaseFromPath, user: OptionalUser, session: SessionDep) -> dict:
     rows = visible_rows(phase_leaderboard(session, phase), phase.leaderboard,
                         organiser=bool(user and user.is_organiser),
-                        team_ids=team_ids(session, user))
+                        team_ids=team_ids(session, user), judge=bool(user and user.is_judge))
     if rows is None:
         raise Rejected(404, f"no leaderboard for phase {phase.challenge.slug}/{phase.slug}")
     return {"challenge": phase.challenge.slug, "phase": phase.slug, "rank_by": phase.rank_by,

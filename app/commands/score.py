@@ -26,11 +26,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and the RAIM 2024 score. Exit status: 0 scored, 2 invalid input (every problem is "
         "listed), 3 missing weights or device.",
     )
-    parser.add_argument("--pred", type=Path, required=True, help="folder or .zip of restored images")
-    parser.add_argument("--gt", type=Path, required=True, help="folder or .zip of ground-truth images")
+    parser.add_argument(
+        "--pred", type=Path, required=True, help="folder or .zip of restored images"
+    )
+    parser.add_argument(
+        "--gt", type=Path, required=True, help="folder or .zip of ground-truth images"
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
     parser.add_argument("--csv", type=Path, metavar="OUT", help="write one row per image as CSV")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: RAIM_DEVICE or auto")
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], help="default: RAIM_DEVICE or auto"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
 
@@ -42,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         # Validate before loading models: bad input answers in a second, not after model loading.
-        inventory(args.pred, args.gt, max_pixels=settings.max_pixels, max_images=settings.max_images)
+        inventory(
+            args.pred, args.gt, max_pixels=settings.max_pixels, max_images=settings.max_images
+        )
         suite = MetricSuite(settings.weights_dir, device=args.device or settings.device)
     except InvalidInput as exc:
         _print_problems(exc)
@@ -61,8 +69,14 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        result = evaluate(args.pred, args.gt, suite, max_pixels=settings.max_pixels,
-                          max_images=settings.max_images, on_progress=progress)
+        result = evaluate(
+            args.pred,
+            args.gt,
+            suite,
+            max_pixels=settings.max_pixels,
+            max_images=settings.max_images,
+            on_progress=progress,
+        )
     except InvalidInput as exc:
         bar.close()
         _print_problems(exc)

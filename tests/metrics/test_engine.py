@@ -56,7 +56,10 @@ def test_suite_reproduces_reference_procedure_on_real_photographs(raim_suite):
         gt = decode((DATA / "gt" / f"{stem}.png").read_bytes())
         values = raim_suite.score(pred, gt)
         for metric in ("psnr", "ssim", "lpips", "dists", "niqe"):
-            assert values[metric] == pytest.approx(expected[metric], rel=1e-6, abs=1e-7), (stem, metric)
+            assert values[metric] == pytest.approx(expected[metric], rel=1e-6, abs=1e-7), (
+                stem,
+                metric,
+            )
 
 
 @pytest.mark.slow

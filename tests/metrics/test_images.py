@@ -33,9 +33,12 @@ def _folder(root: Path, files: dict[str, bytes]) -> Path:
 
 
 def _pair(tmp_path: Path, pred: dict[str, bytes], gt: dict[str, bytes], **kw):
-    return pair_images(ImageSet(_folder(tmp_path / "pred", pred), "prediction"),
-                       ImageSet(_folder(tmp_path / "gt", gt), "ground truth"),
-                       max_pixels=kw.pop("max_pixels", CAP), **kw)
+    return pair_images(
+        ImageSet(_folder(tmp_path / "pred", pred), "prediction"),
+        ImageSet(_folder(tmp_path / "gt", gt), "ground truth"),
+        max_pixels=kw.pop("max_pixels", CAP),
+        **kw,
+    )
 
 
 def _problems(excinfo) -> dict[str, str]:
@@ -64,7 +67,7 @@ def test_decode_drops_alpha():
 
 
 def test_decode_reduces_16_bit_like_the_reference(tmp_path):
-    deep = (np.arange(16 * 16 * 3, dtype=np.uint16).reshape(16, 16, 3) * 85)
+    deep = np.arange(16 * 16 * 3, dtype=np.uint16).reshape(16, 16, 3) * 85
     path = tmp_path / "deep.png"
     cv2.imwrite(str(path), deep)
     expected = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
@@ -74,10 +77,15 @@ def test_decode_reduces_16_bit_like_the_reference(tmp_path):
 
 def test_pair_images_pairs_jpeg_prediction_with_png_ground_truth(tmp_path):
     ok, jpg = cv2.imencode(".jpg", _rgb())
-    inventory = _pair(tmp_path, {"001.jpg": jpg.tobytes(), "002.png": _png(_rgb())},
-                      {"001.png": _png(_rgb()), "002.png": _png(_rgb())})
+    inventory = _pair(
+        tmp_path,
+        {"001.jpg": jpg.tobytes(), "002.png": _png(_rgb())},
+        {"001.png": _png(_rgb()), "002.png": _png(_rgb())},
+    )
     assert [(p.name, p.pred, p.gt) for p in inventory.pairs] == [
-        ("001", "001.jpg", "001.png"), ("002", "002.png", "002.png")]
+        ("001", "001.jpg", "001.png"),
+        ("002", "002.png", "002.png"),
+    ]
 
 
 def test_pair_images_notes_16_bit_predictions(tmp_path):
@@ -98,7 +106,8 @@ def test_pair_images_reports_every_problem_at_once(tmp_path):
                 "002.png": truncated,
                 "003.png": b"this is not an image",
                 "004.png": _png(_rgb(20, 16)),
-                "005.png": good, "005.jpg": good,
+                "005.png": good,
+                "005.jpg": good,
                 "006.png": good,
                 "notes.txt": b"hello",
             },
@@ -117,7 +126,9 @@ def test_pair_images_reports_every_problem_at_once(tmp_path):
 
 def test_pair_images_rejects_images_over_the_pixel_cap(tmp_path):
     with pytest.raises(InvalidInput) as caught:
-        _pair(tmp_path, {"a.png": _png(_rgb(32, 32))}, {"a.png": _png(_rgb(32, 32))}, max_pixels=1000)
+        _pair(
+            tmp_path, {"a.png": _png(_rgb(32, 32))}, {"a.png": _png(_rgb(32, 32))}, max_pixels=1000
+        )
     assert "32x32 is over the limit of 1,000 pixels" in _problems(caught)["a.png"]
 
 
@@ -155,6 +166,8 @@ def test_image_set_reports_a_missing_path(tmp_path):
 
 def test_pair_images_rejects_images_below_the_minimum_side(tmp_path):
     with pytest.raises(InvalidInput) as caught:
-        _pair(tmp_path, {"a.png": _png(_rgb(64, 200))}, {"a.png": _png(_rgb(64, 200))}, min_side=104)
+        _pair(
+            tmp_path, {"a.png": _png(_rgb(64, 200))}, {"a.png": _png(_rgb(64, 200))}, min_side=104
+        )
     problems = _problems(caught)
     assert "200x64 is smaller than the minimum of 104x104" in problems["a.png"]

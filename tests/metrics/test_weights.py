@@ -55,9 +55,15 @@ def test_install_copies_originals_and_package_files_then_verifies(weights_dir, t
     originals = tmp_path / "originals"
     originals.mkdir()
     shutil.copyfile(weights_dir / LPIPS, originals / Path(LPIPS).name)
-    _wheel(tmp_path / "pkgs", "DISTS_pytorch-0.1-py3-none-any.whl", "DISTS_pytorch/weights.pt",
-           (weights_dir / DISTS).read_bytes())
-    written = install(target, from_dir=originals, packages_dir=tmp_path / "pkgs", log=lambda _: None)
+    _wheel(
+        tmp_path / "pkgs",
+        "DISTS_pytorch-0.1-py3-none-any.whl",
+        "DISTS_pytorch/weights.pt",
+        (weights_dir / DISTS).read_bytes(),
+    )
+    written = install(
+        target, from_dir=originals, packages_dir=tmp_path / "pkgs", log=lambda _: None
+    )
     assert sorted(w.relpath for w in written) == sorted([LPIPS, DISTS])
     states = {s.weight.relpath: (s.state, s.source) for s in verify(target)}
     assert states[LPIPS] == ("ok", f"copied from {originals / Path(LPIPS).name}")
@@ -67,7 +73,12 @@ def test_install_copies_originals_and_package_files_then_verifies(weights_dir, t
 def test_install_refuses_a_package_file_with_the_wrong_hash(weights_dir, tmp_path):
     target = tmp_path / "weights"
     _partial_copy(weights_dir, target, skip={DISTS})
-    _wheel(tmp_path / "pkgs", "DISTS_pytorch-0.1-py3-none-any.whl", "DISTS_pytorch/weights.pt", b"tampered")
+    _wheel(
+        tmp_path / "pkgs",
+        "DISTS_pytorch-0.1-py3-none-any.whl",
+        "DISTS_pytorch/weights.pt",
+        b"tampered",
+    )
     with pytest.raises(WeightsError, match="expected f5e65c96"):
         install(target, packages_dir=tmp_path / "pkgs", log=lambda _: None)
     assert not (target / DISTS).exists()

@@ -16,7 +16,8 @@ def test_raim_2024_terms_go_negative_without_clipping():
     values = {"psnr": 10.0, "ssim": 0.25, "lpips": 0.6, "dists": 0.45, "niqe": 15.0}
     # 4 + 15*(-0.25/0.5) = -7.5; 20*(1-1.5) = -10; 40*(1-1.5) = -20; 30*(1-1.5) = -15
     assert RAIM_2024.breakdown(values) == pytest.approx(
-        {"psnr": 4.0, "ssim": -7.5, "lpips": -10.0, "dists": -20.0, "niqe": -15.0})
+        {"psnr": 4.0, "ssim": -7.5, "lpips": -10.0, "dists": -20.0, "niqe": -15.0}
+    )
     assert RAIM_2024.score(values) == pytest.approx(-48.5)
 
 
@@ -27,14 +28,18 @@ def test_raim_2024_identical_images_score_with_pyiqa_psnr_of_80():
 
 
 def test_formula_mean_of_scores_equals_score_of_means():
-    rows = [("a", {"psnr": 20.0, "ssim": 0.6, "lpips": 0.3, "dists": 0.2, "niqe": 6.0}),
-            ("b", {"psnr": 30.0, "ssim": 0.9, "lpips": 0.1, "dists": 0.1, "niqe": 3.0})]
+    rows = [
+        ("a", {"psnr": 20.0, "ssim": 0.6, "lpips": 0.3, "dists": 0.2, "niqe": 6.0}),
+        ("b", {"psnr": 30.0, "ssim": 0.9, "lpips": 0.1, "dists": 0.1, "niqe": 3.0}),
+    ]
     report = build_report(rows, RAIM_2024)
     assert report.mean["score"] == pytest.approx(RAIM_2024.score(report.mean))
 
 
 def test_formula_from_config_reads_inline_terms_and_names_bad_keys():
-    formula = formula_from_config({"name": "psnr-only", "terms": [{"metric": "psnr", "weight": 1, "scale": 1}]})
+    formula = formula_from_config(
+        {"name": "psnr-only", "terms": [{"metric": "psnr", "weight": 1, "scale": 1}]}
+    )
     assert formula.score({"psnr": 31.5}) == 31.5
     with pytest.raises(ValueError, match="term 0: unknown key"):
         formula_from_config({"terms": [{"metric": "psnr", "weight": 1, "scale": 1, "wieght": 2}]})
@@ -53,5 +58,12 @@ def test_term_refuses_a_zero_scale():
 
 def test_report_refuses_non_finite_values_naming_image_and_metric():
     with pytest.raises(NonFiniteMetric, match="007: niqe"):
-        build_report([("007", {"psnr": 20.0, "ssim": 0.6, "lpips": 0.3, "dists": 0.2,
-                               "niqe": float("nan")})], RAIM_2024)
+        build_report(
+            [
+                (
+                    "007",
+                    {"psnr": 20.0, "ssim": 0.6, "lpips": 0.3, "dists": 0.2, "niqe": float("nan")},
+                )
+            ],
+            RAIM_2024,
+        )

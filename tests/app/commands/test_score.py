@@ -27,8 +27,22 @@ def weights_env(weights_dir, monkeypatch):
 def test_score_prints_a_table_and_writes_the_json_contract(weights_env, tmp_path, capsys):
     out = tmp_path / "result.json"
     table = tmp_path / "result.csv"
-    code = main(["score", "--pred", str(DATA / "pred"), "--gt", str(DATA / "gt"), "--json", str(out),
-                 "--csv", str(table), "--device", "cpu", "--quiet"])
+    code = main(
+        [
+            "score",
+            "--pred",
+            str(DATA / "pred"),
+            "--gt",
+            str(DATA / "gt"),
+            "--json",
+            str(out),
+            "--csv",
+            str(table),
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "mean" in printed and "4 image(s)" in printed

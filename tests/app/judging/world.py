@@ -38,26 +38,10 @@ SLUG = "raim-judged"
 STEP = 4  # pixel amplitude per quality level
 
 
-def judging_app(app: FastAPI) -> FastAPI:
-    """The real application, with the judging and page routers added if create_app lacks them."""
-    from app.judging import api, pages
-
-    paths = {getattr(route, "path", "") for route in app.routes}
-    if "/api/judge/trials" not in paths:
-        app.include_router(api.router)
-    if "/judge" not in paths:
-        app.include_router(pages.router)
-    if "/sign-in" not in paths:
-        from app import web
-
-        web.install(app)
-    return app
-
-
 def make_app() -> FastAPI:
     from app.main import create_app
 
-    return judging_app(create_app(background=False))
+    return create_app(background=False)
 
 
 @dataclass

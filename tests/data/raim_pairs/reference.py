@@ -19,12 +19,15 @@ w = Path(sys.argv[1]) / "pyiqa"
 metrics = {
     "psnr": pyiqa.create_metric("psnr", test_y_channel=True, color_space="ycbcr", device="cpu"),
     "ssim": pyiqa.create_metric("ssim", test_y_channel=True, color_space="ycbcr", device="cpu"),
-    "lpips": pyiqa.create_metric("lpips", device="cpu",
-                                 pretrained_model_path=str(w / "LPIPS_v0.1_alex-df73285e.pth")),
-    "dists": pyiqa.create_metric("dists", device="cpu",
-                                 pretrained_model_path=str(w / "DISTS_weights-f5e65c96.pth")),
-    "niqe": pyiqa.create_metric("niqe", device="cpu",
-                                pretrained_model_path=str(w / "niqe_modelparameters.mat")),
+    "lpips": pyiqa.create_metric(
+        "lpips", device="cpu", pretrained_model_path=str(w / "LPIPS_v0.1_alex-df73285e.pth")
+    ),
+    "dists": pyiqa.create_metric(
+        "dists", device="cpu", pretrained_model_path=str(w / "DISTS_weights-f5e65c96.pth")
+    ),
+    "niqe": pyiqa.create_metric(
+        "niqe", device="cpu", pretrained_model_path=str(w / "niqe_modelparameters.mat")
+    ),
 }
 
 
@@ -36,11 +39,16 @@ def load(path):
 out = {}
 preds = sorted((here / "pred").iterdir())
 gts = sorted((here / "gt").iterdir())
-for p, g in zip(preds, gts):
+for p, g in zip(preds, gts, strict=True):
     x, y = load(p)[..., 4:-4, 4:-4], load(g)[..., 4:-4, 4:-4]
     vals = {k: float(m(x, y)) if k != "niqe" else float(m(x)) for k, m in metrics.items()}
-    vals["score"] = (20 * vals["psnr"] / 50 + 15 * (vals["ssim"] - 0.5) / 0.5 + 20 * (1 - vals["lpips"] / 0.4)
-                     + 40 * (1 - vals["dists"] / 0.3) + 30 * (1 - vals["niqe"] / 10))
+    vals["score"] = (
+        20 * vals["psnr"] / 50
+        + 15 * (vals["ssim"] - 0.5) / 0.5
+        + 20 * (1 - vals["lpips"] / 0.4)
+        + 40 * (1 - vals["dists"] / 0.3)
+        + 30 * (1 - vals["niqe"] / 10)
+    )
     out[p.stem] = vals
 (here / "reference.json").write_text(json.dumps(out, indent=2) + "\n")
 print(json.dumps(out, indent=2))
