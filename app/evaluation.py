@@ -10,8 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from metrics.engine import MetricSuite
-from metrics.images import ImageSet, Inventory, iter_decoded, pair_images
+import numpy as np
+
+from app.config import Settings
+from metrics.images import ImageSet, Inventory, decode, pair_images
+from metrics.pipeline import FastScorer
 from metrics.registry import RAIM_MIN_SIDE
 from scoring.formula import RAIM_2024, Formula
 from scoring.report import Report, image_row
@@ -46,10 +49,21 @@ def inventory(
             gt_set.close()
 
 
+def build_scorer(settings: Settings, device: str | None = None) -> FastScorer:
+    """The process's scorer: models loaded once, pipelined, with the configured DISTS cache."""
+    return FastScorer(
+        settings.weights_dir,
+        device=device or settings.device,
+        gt_cache_dir=settings.dists_cache_path,
+        gt_cache_max_bytes=settings.dists_cache_bytes,
+        gt_cache_from_stage=settings.dists_cache_from_stage,
+    )
+
+
 def evaluate(
     pred: Path,
     gt: Path,
-    suite: MetricSuite,
+    scorer: FastScorer,
     *,
     formula: Formula = RAIM_2024,
     max_pixels: int,
@@ -61,14 +75,19 @@ def evaluate(
     pred_set, gt_set = ImageSet(pred, "prediction"), ImageSet(gt, "ground truth")
     report = Report(metrics=formula.metrics)
     total = len(checked.pairs)
+    # Paired inventories always name both files of a pair.
+    sources = [(p.name, _loader(pred_set, p.pred), _loader(gt_set, str(p.gt))) for p in checked.pairs]
     try:
-        for done, (pair, pred_img, gt_img) in enumerate(
-            iter_decoded(checked.pairs, pred_set, gt_set), 1
-        ):
-            report.images.append(image_row(pair.name, suite.score(pred_img, gt_img), formula))
+        for done, (name, values) in enumerate(scorer.score_pairs(sources), 1):
+            report.images.append(image_row(name, values, formula))
             if on_progress is not None:
-                on_progress(done, total, pair.name)
+                on_progress(done, total, name)
     finally:
         pred_set.close()
         gt_set.close()
-    return Evaluation(report, checked.notes, suite.versions())
+    return Evaluation(report, checked.notes, scorer.versions())
+
+
+def _loader(images: ImageSet, name: str) -> Callable[[], np.ndarray]:
+    """Reads and decodes one file when called (from the scorer's decode-ahead threads)."""
+    return lambda: decode(images.read(name), name)

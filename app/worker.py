@@ -2,7 +2,7 @@
 
 The submission row is the source of truth. ``score_submission(id)`` claims the row
 (``queued`` -> ``scoring`` in one conditional UPDATE, attempts + 1, worker name, lease),
-scores the stored upload with ``app.evaluation.evaluate`` and a process-wide MetricSuite,
+scores the stored upload with ``app.evaluation.evaluate`` and a process-wide FastScorer,
 then stores every image result, the means and the score in one transaction that
 replaces any earlier results, so a job run twice is still scored exactly once. Bad input
 found late and non-finite metrics fail the submission with the message (no retry); any
@@ -31,10 +31,10 @@ from sqlalchemy.orm import Session, selectinload
 from app import queue
 from app.config import Settings, get_settings
 from app.db import session_scope
-from app.evaluation import Evaluation, evaluate, inventory
+from app.evaluation import Evaluation, build_scorer, evaluate, inventory
 from app.models import AuditLog, ImageResult, Phase, Submission, utcnow
-from metrics.engine import MetricSuite
 from metrics.images import InvalidInput
+from metrics.pipeline import FastScorer
 from metrics.registry import RAIM_METRICS
 from metrics.weights import require
 from scoring.formula import Formula, formula_from_config
@@ -42,8 +42,8 @@ from scoring.report import NonFiniteMetric
 
 log = logging.getLogger(__name__)
 
-_suites: dict[tuple[str, str], MetricSuite] = {}
-_suite_lock = threading.Lock()
+_scorers: dict[tuple[str, str], FastScorer] = {}
+_scorer_lock = threading.Lock()
 HOLD_POLL_SECONDS = 0.05
 
 
@@ -60,14 +60,14 @@ def worker_name(suffix: str = "") -> str:
     return f"{name}:{suffix}" if suffix else name
 
 
-def metric_suite(settings: Settings | None = None) -> MetricSuite:
+def scorer(settings: Settings | None = None) -> FastScorer:
     """The metric models of this process, loaded on first use and kept."""
     settings = settings or get_settings()
     key = (str(settings.weights_dir), settings.device)
-    with _suite_lock:
-        if key not in _suites:
-            _suites[key] = MetricSuite(settings.weights_dir, device=settings.device)
-        return _suites[key]
+    with _scorer_lock:
+        if key not in _scorers:
+            _scorers[key] = build_scorer(settings)
+        return _scorers[key]
 
 
 def check_weights(settings: Settings) -> None:
@@ -148,7 +148,7 @@ def run_job(job: Job, settings: Settings) -> Evaluation | None:
     if job.ground_truth is None:
         inventory(job.upload, None, max_pixels=settings.max_pixels, max_images=settings.max_images)
         return None
-    return evaluate(job.upload, job.ground_truth, metric_suite(settings), formula=job.formula,
+    return evaluate(job.upload, job.ground_truth, scorer(settings), formula=job.formula,
                     max_pixels=settings.max_pixels, max_images=settings.max_images,
                     on_progress=lambda done, _total, _name: record_progress(job, done))
 

@@ -83,6 +83,10 @@ class MetricSuite:
     def versions(self) -> dict[str, str]:
         return {spec.name: spec.version for spec in self.specs}
 
+    def model(self, name: str):
+        """The loaded pyiqa model of one metric (shared with metrics.pipeline, never rebuilt)."""
+        return self._models[name]
+
     def score(self, pred: np.ndarray, gt: np.ndarray | None) -> dict[str, float]:
         """Every metric for one pair of decoded images (gt may be None for no-reference only)."""
         import torch

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -297,13 +296,3 @@ def pair_images(
         )
     pairs = [ImagePair(stem, pred_stems[stem], gt_stems.get(stem)) for stem in stems]
     return Inventory(pairs, notes)
-
-
-def iter_decoded(
-    pairs: list[ImagePair], pred: ImageSet, gt: ImageSet | None
-) -> Iterator[tuple[ImagePair, np.ndarray, np.ndarray | None]]:
-    """Decode each pair in order (prediction, ground truth or None)."""
-    for pair in pairs:
-        pred_img = decode(pred.read(pair.pred), pair.pred)
-        gt_img = decode(gt.read(pair.gt), pair.gt) if gt is not None and pair.gt else None
-        yield pair, pred_img, gt_img

@@ -43,15 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    from app.evaluation import evaluate, inventory
-    from metrics.engine import MetricSuite
+    from app.evaluation import build_scorer, evaluate, inventory
 
     try:
         # Validate before loading models: bad input answers in a second, not after model loading.
         inventory(
             args.pred, args.gt, max_pixels=settings.max_pixels, max_images=settings.max_images
         )
-        suite = MetricSuite(settings.weights_dir, device=args.device or settings.device)
+        scorer = build_scorer(settings, device=args.device)
     except InvalidInput as exc:
         _print_problems(exc)
         return EXIT_INVALID_INPUT
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(
             args.pred,
             args.gt,
-            suite,
+            scorer,
             max_pixels=settings.max_pixels,
             max_images=settings.max_images,
             on_progress=progress,

@@ -87,7 +87,7 @@ def run_worker(args: argparse.Namespace) -> int:
     if not _check_weights():
         return EXIT_CONFIG
     ensure_schema()
-    worker.metric_suite(settings)  # once per process, before the first job
+    worker.scorer(settings)  # once per process, before the first job
     worker.sweep(settings)  # jobs of workers that died are re-queued
     worker.resume_queued()
     worker.Sweeper(settings).start()

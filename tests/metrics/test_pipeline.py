@@ -151,3 +151,24 @@ def test_scorer_refuses_a_suite_with_other_metrics(tmp_path):
     partial = MetricSuite(tmp_path, device="cpu", specs=[PSNR])  # PSNR needs no weight file
     with pytest.raises(ValueError, match="RAIM metrics only"):
         FastScorer(tmp_path, suite=partial)
+
+
+@pytest.mark.slow
+def test_fill_gt_cache_ahead_of_submissions_gives_the_same_numbers(
+    raim_suite, photo_set, reference, tmp_path
+):
+    filled = FastScorer(
+        raim_suite.weights_dir, suite=raim_suite, reuse_memory=False,
+        gt_cache_dir=tmp_path, gt_cache_max_bytes=10**9, gt_cache_from_stage=2,
+    )  # fmt: skip
+    ground_truths = [_loader(p) for p in sorted(photo_set.gt.glob("*.png"))]
+    assert filled.fill_gt_cache(ground_truths) == 3
+    assert filled.fill_gt_cache(ground_truths) == 0  # already there
+    for name, values in filled.score_pairs(_sources(photo_set)):
+        _assert_agrees(values, reference[name])
+
+
+@pytest.mark.slow
+def test_fill_gt_cache_without_a_cache_says_so(scorer, photo_set):
+    with pytest.raises(ValueError, match="no ground-truth cache is configured"):
+        scorer.fill_gt_cache([_loader(photo_set.gt / "001.png")])

@@ -160,7 +160,7 @@ def test_create_submission_unqualified_team_is_403(client, arena, tmp_path):
     good = zip_folder(arena.samples.lq, tmp_path / "final.zip")
     response = post_zip(client, arena, good, phase="final")
     assert response.status_code == 403
-    assert "top 1 teams of phase validation" in response.json()["detail"]
+    assert "qualified from phase validation (top 1)" in response.json()["detail"]
 
 
 def test_read_submission_other_team_gets_404_organiser_sees_it(client, arena, good_zip):

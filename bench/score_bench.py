@@ -1,0 +1,365 @@
+"""Scoring benchmark: the reference loop against metrics.pipeline.FastScorer, same pairs, same run.
+
+    .venv/bin/python bench/score_bench.py --quick                 # 8 pairs of 512x512
+    .venv/bin/python bench/score_bench.py                         # 100 pairs of 1024x1024
+    .venv/bin/python bench/score_bench.py --gt-cache-bytes 12e9   # + the ground-truth cache
+
+The pairs are tiles of scikit-image's photographs, degraded and restored by
+metrics.samples. Each engine is a subprocess of its own (so that peak RSS is its own)
+that loads its models once, then scores the pairs it is sent:
+
+- reference: decode a pair, ``MetricSuite.score``, next pair (the organisers' loop);
+- fast: the same pairs streamed through ``FastScorer.score_pairs``, no cache (what a
+  phase's first submission costs);
+- with a cache budget, "fast (cache warm)": a third engine whose ground-truth feature
+  cache is filled first (``FastScorer.fill_gt_cache``, untimed, as when a phase's data
+  is uploaded), then the same pairs (what every later submission costs).
+
+The machine may be shared, so the engines take turns on chunks of pairs (the reference
+first in one round, last in the next) and each sees the same background load on
+average; seconds are the sum of each engine's own chunks. Every metric of every image is
+checked against the reference (1e-5 for SSIM, LPIPS, DISTS; 1e-4 for PSNR, NIQE): the
+exit status is 1 when any differs. The last line is always
+``speedup X.XXx over N images, max difference D`` for the last fast engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TOLERANCE = {"psnr": 1e-4, "ssim": 1e-5, "lpips": 1e-5, "dists": 1e-5, "niqe": 1e-4}
+METRICS = tuple(TOLERANCE)
+REPLY = "@@ "  # prefix of the worker's protocol lines on stdout
+
+
+# --- inside a worker subprocess ----------------------------------------------------------
+
+
+class Stopwatch:
+    """Seconds spent inside wrapped callables, per label (calls may come from several threads)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, label: str, func: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
+
+        return timed
+
+
+class Timed:
+    """A callable object timed by a Stopwatch; its other attributes pass through."""
+
+    def __init__(self, target, watch: Stopwatch, label: str):
+        self._target = target
+        self._timed = watch.wrap(label, target)
+
+    def __call__(self, *args, **kwargs):
+        return self._timed(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._target, name)
+
+
+def _reference_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable):
+    from metrics.engine import MetricSuite
+
+    suite = MetricSuite(args.weights_dir, device=args.device)
+    for name in suite.names:  # time each model call without touching the scoring loop
+        suite._models[name] = watch.wrap(name, suite._models[name])
+
+    def score(files: list[tuple[str, Path, Path]]) -> dict:
+        return {name: suite.score(load(pred), load(gt)) for name, pred, gt in files}
+
+    return score, None
+
+
+def _fast_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable):
+    from metrics import fast_ssim
+    from metrics.pipeline import FastScorer
+
+    scorer = FastScorer(
+        args.weights_dir,
+        device=args.device,
+        gt_cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        gt_cache_max_bytes=int(args.gt_cache_bytes),
+        gt_cache_from_stage=args.gt_cache_from_stage,
+    )
+    for name in ("psnr", "lpips", "niqe"):
+        scorer.suite._models[name] = watch.wrap(name, scorer.suite._models[name])
+    scorer._dists = Timed(scorer._dists, watch, "dists")
+    fast_ssim.ssim = watch.wrap("ssim", fast_ssim.ssim)
+
+    def score(files: list[tuple[str, Path, Path]]) -> dict:
+        sources = [(n, lambda p=p: load(p), lambda g=g: load(g)) for n, p, g in files]
+        return dict(scorer.score_pairs(sources))
+
+    return score, scorer
+
+
+def _reply(payload: dict) -> None:
+    sys.stdout.write(REPLY + json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Load one engine, then score each JSON list of names read from stdin, until EOF."""
+    from metrics.images import decode
+
+    watch = Stopwatch()
+    load = watch.wrap("decode", lambda path: decode(path.read_bytes(), path.name))
+    build = _reference_engine if args.worker == "reference" else _fast_engine
+    score, scorer = build(args, watch, load)
+    _reply({"ready": True})
+    for line in sys.stdin:
+        names = json.loads(line)
+        if isinstance(names, dict):  # {"fill": [names]}: the ground-truth cache, untimed
+            gts = [lambda n=n: load(args.set / "gt" / f"{n}.png") for n in names["fill"]]
+            _reply({"stored": scorer.fill_gt_cache(gts)})
+            watch.seconds.clear()
+            continue
+        files = [(n, args.set / "pred" / f"{n}.png", args.set / "gt" / f"{n}.png") for n in names]
+        before = dict(watch.seconds)
+        start, cpu = time.perf_counter(), time.process_time()
+        values = score(files)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        per_metric = {k: v - before.get(k, 0.0) for k, v in watch.seconds.items()}
+        _reply({"values": values, "seconds": seconds, "cpu": cpu, "per_metric": per_metric})
+    final = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if scorer is not None and scorer.gt_cache is not None:
+        final["cache_bytes"] = scorer.gt_cache.used_bytes()
+    _reply(final)
+    return 0
+
+
+# --- the parent: build, run in turns, check, print ---------------------------------------
+
+
+class Engine:
+    """One worker subprocess and what it has measured so far."""
+
+    def __init__(self, label: str, cmd: list[str]):
+        self.label = label
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.values: dict[str, dict[str, float]] = {}
+        self.seconds = 0.0
+        self.cpu = 0.0
+        self.per_metric: dict[str, float] = {}
+        self.final: dict = {}
+        self._read()  # the "ready" line: models loaded
+
+    def _read(self) -> dict:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(REPLY):
+                return json.loads(line[len(REPLY) :])
+        raise SystemExit(f"the {self.label} worker stopped (exit status {self.proc.wait()})")
+
+    def run(self, names: list[str]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(names) + "\n")
+        self.proc.stdin.flush()
+        reply = self._read()
+        self.values.update(reply["values"])
+        self.seconds += reply["seconds"]
+        self.cpu += reply["cpu"]
+        for key, value in reply["per_metric"].items():
+            self.per_metric[key] = self.per_metric.get(key, 0.0) + value
+
+    def fill(self, names: list[str]) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"fill": names}) + "\n")
+        self.proc.stdin.flush()
+        return self._read()["stored"]
+
+    def finish(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.final = self._read()
+        self.proc.wait()
+
+
+def _worker_cmd(args: argparse.Namespace, engine: str, set_dir: Path, cache: Path | None) -> list:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker", engine,
+        "--set", str(set_dir),
+        "--weights-dir", str(args.weights_dir),
+        "--device", args.device,
+        "--gt-cache-bytes", str(int(args.gt_cache_bytes)),
+        "--gt-cache-from-stage", str(args.gt_cache_from_stage),
+    ]  # fmt: skip
+    return cmd + (["--cache-dir", str(cache)] if cache is not None else [])
+
+
+def run_in_turns(engines: list[Engine], names: list[str], chunk: int) -> None:
+    """Each chunk of pairs goes to every engine in turn; the reference alternates first/last."""
+    reference, others = engines[0], engines[1:]
+    for round_no, start in enumerate(range(0, len(names), chunk)):
+        part = names[start : start + chunk]
+        order = [reference, *others] if round_no % 2 == 0 else [*others, reference]
+        for engine in order:
+            engine.run(part)
+        print(f"  {start + len(part)}/{len(names)} pairs", file=sys.stderr, flush=True)
+    for engine in engines:
+        engine.finish()
+
+
+def max_differences(reference: dict, fast: dict) -> tuple[dict[str, float], list[str]]:
+    """Largest |fast - reference| per metric, and each value beyond its tolerance."""
+    worst = dict.fromkeys(METRICS, 0.0)
+    failures = []
+    if set(reference) != set(fast):
+        failures.append(f"image sets differ: {sorted(set(reference) ^ set(fast))}")
+    for name in sorted(set(reference) & set(fast)):
+        for metric in METRICS:
+            diff = abs(fast[name][metric] - reference[name][metric])
+            worst[metric] = max(worst[metric], diff)
+            if not diff <= TOLERANCE[metric]:
+                failures.append(
+                    f"{name} {metric}: reference {reference[name][metric]!r}, "
+                    f"fast {fast[name][metric]!r}, difference {diff:.3g}"
+                )
+    return worst, failures
+
+
+def _row(engine: Engine, n: int, reference_seconds: float) -> str:
+    per = engine.per_metric
+    cells = " | ".join(f"{per.get(m, 0.0) / n:6.3f}" for m in (*METRICS, "decode"))
+    return (
+        f"| {engine.label:<17} | {n:>3} | {engine.seconds:7.1f} | {engine.cpu / n:6.2f} | "
+        f"{n / engine.seconds:7.3f} | {reference_seconds / engine.seconds:5.2f}x | {cells} | "
+        f"{engine.final['peak_rss_mb']:6.0f} |"
+    )
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def report(engines: list[Engine], count: int, size: int, args: argparse.Namespace) -> int:
+    reference = engines[0]
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()} x "
+        f"{len(os.sched_getaffinity(0))} cores; device {args.device}; {count} pairs of "
+        f"{size}x{size}; load average at the end {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        "seconds: the engine's own chunks; cpu: process CPU seconds per image; metric columns: "
+        "seconds per image inside each metric (overlapping in the fast engine); RSS in MB"
+    )
+    print(
+        "| engine            |   N | seconds | cpu s/i | images/s | ratio "
+        "|  psnr  |  ssim  | lpips  | dists  |  niqe  | decode | peak RSS |"
+    )
+    print("|" + "---|" * 13)
+    for engine in engines:
+        print(_row(engine, count, reference.seconds))
+    if "cache_bytes" in engines[-1].final:
+        print(
+            f"ground-truth cache: {engines[-1].final['cache_bytes'] / 1e9:.2f} GB on disk for "
+            f"{count} images (stages {args.gt_cache_from_stage}-5)"
+        )
+    failures: list[str] = []
+    worst_all = 0.0
+    for engine in engines[1:]:
+        worst, bad = max_differences(reference.values, engine.values)
+        failures += [f"{engine.label}: {b}" for b in bad]
+        worst_all = max(worst_all, *worst.values())
+        print(
+            f"{engine.label}: max |difference| per metric: "
+            + ", ".join(f"{m} {worst[m]:.2g}" for m in METRICS)
+        )
+    for failure in failures:
+        print("DISAGREES " + failure)
+    if len(engines) > 2:
+        print(f"speedup without the cache {reference.seconds / engines[1].seconds:.2f}x")
+    speedup = reference.seconds / engines[-1].seconds
+    print(f"speedup {speedup:.2f}x over {count} images, max difference {worst_all:.3g}")
+    return 1 if failures else 0
+
+
+def main_run(args: argparse.Namespace) -> int:
+    from metrics.samples import write_sample_set
+
+    count, size = (8, 512) if args.quick else (args.pairs, args.size)
+    chunk = args.chunk or (2 if args.quick else 10)
+    with tempfile.TemporaryDirectory(prefix="raim-bench-", dir=args.workdir) as tmp:
+        work = Path(tmp)
+        print(f"building {count} pairs of {size}x{size} ...", file=sys.stderr, flush=True)
+        samples = write_sample_set(work / "set", count=count, size=size, seed=args.seed)
+        names = sorted(p.stem for p in samples.pred.glob("*.png"))
+        cache = work / "gt-cache" if args.gt_cache_bytes > 0 else None
+        specs = [("reference", "reference", None), ("fast", "fast", None)]
+        if cache is not None:
+            specs.append(("fast (cache warm)", "fast", cache))
+        print("loading the engines ...", file=sys.stderr, flush=True)
+        engines = [
+            Engine(label, _worker_cmd(args, kind, samples.root, c)) for label, kind, c in specs
+        ]
+        if cache is not None:
+            stored = engines[-1].fill(names)
+            print(f"ground-truth cache: {stored} distinct images stored", file=sys.stderr, flush=True)
+        run_in_turns(engines, names, chunk)
+    return report(engines, count, size, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from app.config import get_settings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="8 pairs of 512x512")
+    parser.add_argument("--pairs", type=int, default=100)
+    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chunk", type=int, default=0, help="pairs per turn (default 10, quick 2)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--weights-dir", type=Path, default=get_settings().weights_dir)
+    parser.add_argument("--workdir", type=Path, default=None, help="where the temporary set goes")
+    parser.add_argument(
+        "--gt-cache-bytes",
+        type=float,
+        default=0,
+        help="ground-truth DISTS feature cache budget; > 0 adds the cache cold and warm engines",
+    )
+    parser.add_argument("--gt-cache-from-stage", type=int, default=3)
+    parser.add_argument("--worker", choices=["reference", "fast"], help=argparse.SUPPRESS)
+    parser.add_argument("--set", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.worker:
+        return worker(args)
+    return main_run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""FastScorer: the RAIM metrics for a stream of image pairs, pipelined, with MetricSuite's numbers.
+
+Same models, same options, same 4-pixel crop as ``metrics.engine.MetricSuite`` (it is
+built on one), but organised for throughput:
+
+- the next pairs are decoded in a thread pool while the current one is scored;
+- the CPU metrics (NIQE, and SSIM through ``metrics.fast_ssim``) run in that pool beside
+  the networks and PSNR, which keep the calling thread;
+- DISTS runs stage by stage (``metrics.fast_dists``), so memory stays at one pair's
+  working set, and can read the ground truth's features from a ``GtFeatureCache``;
+- everything runs under ``torch.inference_mode``;
+- on glibc, freed blocks are kept for reuse (``keep_freed_memory``): by default every
+  100 MB+ tensor is a fresh mapping whose pages the kernel zeroes, which cost a third of
+  DISTS's CPU time at 1024x1024 in the profile (bench/NOTES.md).
+
+Results come back in input order, one ``(name, values)`` per pair, as soon as each is done.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from metrics import fast_ssim
+from metrics.engine import MetricSuite, to_tensor
+from metrics.fast_dists import GtFeatureCache, StagedDists
+from metrics.registry import RAIM_METRICS
+
+Loader = Callable[[], np.ndarray]  # returns one decoded H x W x 3 uint8 RGB image
+PairSource = tuple[str, Loader, Loader]  # (name, prediction loader, ground-truth loader)
+Decoded = tuple[np.ndarray, np.ndarray]
+
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
+
+
+def keep_freed_memory() -> bool:
+    """Process-wide: glibc serves big blocks from its heap and keeps freed ones for reuse.
+
+    One arena for all threads, so that blocks freed by one thread serve the others (with
+    per-thread arenas peak RSS was 3.6 GB after 4 pairs of 1024x1024, 2.8 GB with one).
+    Freed memory is never given back, and the heap fragments slowly: 3.95 GB after 100
+    pairs (bench/RESULTS.md). False where the C library is not glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1))
+    return all(bool(mallopt(option, value)) for option, value in settings)
+
+
+def release_freed_memory() -> None:
+    """Give the heap's free pages back to the system (glibc ``malloc_trim``); no-op elsewhere."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _one_torch_thread() -> None:
+    """Pool threads run the CPU metrics with one intra-op thread each (a per-thread setting),
+    so that they do not oversubscribe the cores the networks' threads are using."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+class FastScorer:
+    """The five RAIM metrics, models loaded once, scoring pairs in a pipeline."""
+
+    def __init__(
+        self,
+        weights_dir: Path,
+        *,
+        device: str = "auto",
+        threads: int = 2,
+        prefetch: int = 2,
+        gt_cache_dir: Path | None = None,
+        gt_cache_max_bytes: int = 0,
+        gt_cache_from_stage: int = 3,
+        reuse_memory: bool = True,
+        trim_every: int = 8,
+        suite: MetricSuite | None = None,
+    ):
+        """``threads``: decode and CPU-metric workers; ``prefetch``: pairs decoded ahead;
+        ``gt_cache_*``: the ground-truth DISTS feature cache (off unless a dir and a budget);
+        ``reuse_memory``: call ``keep_freed_memory()``; ``trim_every``: with it, give freed
+        memory back to the system after every that many pairs (0: never), which bounds the
+        heap's slow fragmentation at the cost of re-zeroing pages; ``suite``: an already loaded
+        MetricSuite with the RAIM specs to reuse (its weights and device then apply)."""
+        if threads < 1 or prefetch < 1:
+            raise ValueError(
+                f"threads and prefetch must be at least 1, got {threads} and {prefetch}"
+            )
+        if suite is None:
+            suite = MetricSuite(weights_dir, device=device, specs=RAIM_METRICS)
+        if suite.specs != RAIM_METRICS:
+            raise ValueError(f"FastScorer reproduces the RAIM metrics only, not {suite.names}")
+        self.suite = suite
+        self.trim_every = trim_every if reuse_memory and keep_freed_memory() else 0
+        self.crop = self.suite.crop
+        self.threads = threads
+        self.prefetch = prefetch
+        cache = None
+        if gt_cache_dir is not None and gt_cache_max_bytes > 0:
+            cache = GtFeatureCache(
+                gt_cache_dir,
+                max_bytes=gt_cache_max_bytes,
+                first_stage=gt_cache_from_stage,
+                salt=self._cache_salt(),
+            )
+        self.gt_cache = cache
+        on_gpu = self.suite.device.startswith("cuda")
+        self._dists = StagedDists(self.suite.model("dists"), cache=cache, pair_batch=on_gpu)
+
+    def _cache_salt(self) -> str:
+        import torch
+
+        return f"{self.suite.versions()['dists']}|torch-{torch.__version__}|{self.suite.device}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.suite.names
+
+    def versions(self) -> dict[str, str]:
+        return self.suite.versions()
+
+    # -- one pair ----------------------------------------------------------------------
+
+    def _cpu_metrics(self, pred_t, gt_t) -> dict[str, float]:
+        """SSIM (always on the CPU) and NIQE (on the suite's device), run off the calling thread."""
+        import torch
+
+        with torch.inference_mode():
+            return {
+                "ssim": fast_ssim.ssim(pred_t, gt_t),
+                "niqe": _scalar(self.suite.model("niqe")(pred_t)),
+            }
+
+    def _network_metrics(self, pred_t, gt_t, gt_key: str | None) -> dict[str, float]:
+        import torch
+
+        device = self.suite.device
+        with torch.inference_mode():
+            pred_d, gt_d = pred_t.to(device), gt_t.to(device)
+            return {
+                # PSNR is a float32 mean: kept on the calling thread's thread count, so that
+                # its summation order, hence every bit of it, is the reference's
+                "psnr": _scalar(self.suite.model("psnr")(pred_d, gt_d)),
+                "lpips": _scalar(self.suite.model("lpips")(pred_d, gt_d)),
+                "dists": self._dists(pred_d, gt_d, gt_key=gt_key),
+            }
+
+    def score(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+        """Every metric of one decoded pair, in the suite's metric order (no pipelining)."""
+        return next(self.score_pairs([("image", lambda: pred, lambda: gt)]))[1]
+
+    def fill_gt_cache(self, ground_truths: Iterable[Loader]) -> int:
+        """Store the ground truths' DISTS features ahead of any submission (for example when
+        a phase's data is uploaded); returns how many were stored (cached ones are skipped)."""
+        if self.gt_cache is None:
+            raise ValueError("no ground-truth cache is configured (a directory and a byte budget)")
+        stored = 0
+        for load in ground_truths:
+            gt = load()
+            gt_t = to_tensor(gt, self.crop).to(self.suite.device)
+            stored += self._dists.store_gt(gt_t, self.gt_cache.key(gt, self.crop))
+        return stored
+
+    # -- a stream of pairs ---------------------------------------------------------------
+
+    def score_pairs(self, pairs: Iterable[PairSource]) -> Iterator[tuple[str, dict[str, float]]]:
+        """(name, metric values) for each (name, pred loader, gt loader), in input order."""
+        with ThreadPoolExecutor(
+            self.threads, thread_name_prefix="raim-score", initializer=_one_torch_thread
+        ) as pool:
+            pending: deque[tuple[str, Future[Decoded]]] = deque()
+            source = iter(pairs)
+            try:
+                self._fill(pool, source, pending)
+                done = 0
+                while pending:
+                    name, decoded = pending.popleft()
+                    pred, gt = decoded.result()
+                    self._fill(pool, source, pending)
+                    values = self._score_decoded(pool, name, pred, gt)
+                    del pred, gt
+                    done += 1
+                    if self.trim_every and done % self.trim_every == 0:
+                        release_freed_memory()
+                    yield name, values
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _fill(
+        self,
+        pool: ThreadPoolExecutor,
+        source: Iterator[PairSource],
+        pending: deque[tuple[str, Future[Decoded]]],
+    ) -> None:
+        while len(pending) < self.prefetch:
+            item = next(source, None)
+            if item is None:
+                return
+            name, load_pred, load_gt = item
+            pending.append((name, pool.submit(_decode_pair, load_pred, load_gt)))
+
+    def _score_decoded(
+        self, pool: ThreadPoolExecutor, name: str, pred: np.ndarray, gt: np.ndarray
+    ) -> dict[str, float]:
+        if pred.shape != gt.shape:
+            raise ValueError(
+                f"{name}: prediction {pred.shape[1]}x{pred.shape[0]} and ground truth "
+                f"{gt.shape[1]}x{gt.shape[0]} differ in size"
+            )
+        pred_t, gt_t = to_tensor(pred, self.crop), to_tensor(gt, self.crop)
+        cpu = pool.submit(self._cpu_metrics, pred_t, gt_t)
+        key = self.gt_cache.key(gt, self.crop) if self.gt_cache is not None else None
+        values = self._network_metrics(pred_t, gt_t, key)
+        values.update(cpu.result())
+        return {metric: values[metric] for metric in self.names}
+
+
+def _decode_pair(load_pred: Loader, load_gt: Loader) -> Decoded:
+    return load_pred(), load_gt()
+
+
+def _scalar(out) -> float:
+    return float(out.reshape(-1)[0].item())
