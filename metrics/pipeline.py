@@ -57,14 +57,6 @@ def keep_freed_memory() -> bool:
     return all(bool(mallopt(option, value)) for option, value in settings)
 
 
-def release_freed_memory() -> None:
-    """Give the heap's free pages back to the system (glibc ``malloc_trim``); no-op elsewhere."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _one_torch_thread() -> None:
     """Pool threads run the CPU metrics with one intra-op thread each (a per-thread setting),
     so that they do not oversubscribe the cores the networks' threads are using."""
@@ -87,14 +79,11 @@ class FastScorer:
         gt_cache_max_bytes: int = 0,
         gt_cache_from_stage: int = 3,
         reuse_memory: bool = True,
-        trim_every: int = 8,
         suite: MetricSuite | None = None,
     ):
         """``threads``: decode and CPU-metric workers; ``prefetch``: pairs decoded ahead;
         ``gt_cache_*``: the ground-truth DISTS feature cache (off unless a dir and a budget);
-        ``reuse_memory``: call ``keep_freed_memory()``; ``trim_every``: with it, give freed
-        memory back to the system after every that many pairs (0: never), which bounds the
-        heap's slow fragmentation at the cost of re-zeroing pages; ``suite``: an already loaded
+        ``reuse_memory``: call ``keep_freed_memory()``; ``suite``: an already loaded
         MetricSuite with the RAIM specs to reuse (its weights and device then apply)."""
         if threads < 1 or prefetch < 1:
             raise ValueError(
@@ -105,7 +94,8 @@ class FastScorer:
         if suite.specs != RAIM_METRICS:
             raise ValueError(f"FastScorer reproduces the RAIM metrics only, not {suite.names}")
         self.suite = suite
-        self.trim_every = trim_every if reuse_memory and keep_freed_memory() else 0
+        if reuse_memory:
+            keep_freed_memory()
         self.crop = self.suite.crop
         self.threads = threads
         self.prefetch = prefetch
@@ -186,17 +176,11 @@ class FastScorer:
             source = iter(pairs)
             try:
                 self._fill(pool, source, pending)
-                done = 0
                 while pending:
                     name, decoded = pending.popleft()
                     pred, gt = decoded.result()
                     self._fill(pool, source, pending)
-                    values = self._score_decoded(pool, name, pred, gt)
-                    del pred, gt
-                    done += 1
-                    if self.trim_every and done % self.trim_every == 0:
-                        release_freed_memory()
-                    yield name, values
+                    yield name, self._score_decoded(pool, name, pred, gt)
             finally:
                 for _, future in pending:
                     future.cancel()
