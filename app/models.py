@@ -264,6 +264,12 @@ class Submission(Base):
         cascade="all, delete-orphan", passive_deletes=True)
 
 
+# Leaderboards pick each team's best scored submission with a window function
+# (app/leaderboard.py); this index hands the rows over already in that order.
+Index("ix_submissions_leaderboard", Submission.phase_id, Submission.status, Submission.team_id,
+      Submission.score.desc(), Submission.created_at, Submission.id)
+
+
 class ImageResult(Base):
     """The metrics and score of one image of a scored submission."""
 
