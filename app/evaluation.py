@@ -69,9 +69,14 @@ def evaluate(
     max_pixels: int,
     max_images: int | None = None,
     on_progress: Progress | None = None,
+    checked: Inventory | None = None,
 ) -> Evaluation:
-    """Every image's metrics and score, in name order; raises InvalidInput before any scoring."""
-    checked = inventory(pred, gt, max_pixels=max_pixels, max_images=max_images)
+    """Every image's metrics and score, in name order; raises InvalidInput before any scoring.
+
+    ``checked``: the inventory of these same inputs when the caller already validated them.
+    """
+    if checked is None:
+        checked = inventory(pred, gt, max_pixels=max_pixels, max_images=max_images)
     pred_set, gt_set = ImageSet(pred, "prediction"), ImageSet(gt, "ground truth")
     report = Report(metrics=formula.metrics)
     total = len(checked.pairs)

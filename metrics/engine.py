@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -105,13 +104,3 @@ class MetricSuite:
                     out = model(pred_t)
                 values[spec.name] = float(out.reshape(-1)[0].item())
         return values
-
-    def score_many(
-        self, decoded: Iterable[tuple[str, np.ndarray, np.ndarray | None]]
-    ) -> Iterator[tuple[str, dict[str, float]]]:
-        for name, pred, gt in decoded:
-            yield name, self.score(pred, gt)
-
-
-def non_finite(values: dict[str, float]) -> list[str]:
-    return [name for name, value in values.items() if not math.isfinite(value)]

@@ -117,11 +117,6 @@ class ImageSet:
     def names(self) -> list[str]:
         return list(self._members)
 
-    def size_of(self, name: str) -> int:
-        if self._zip is not None:
-            return self._zip.getinfo(self._members[name]).file_size
-        return Path(self._members[name]).stat().st_size
-
     def read(self, name: str) -> bytes:
         if self._zip is not None:
             return self._zip.read(self._members[name])

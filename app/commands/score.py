@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         # Validate before loading models: bad input answers in a second, not after model loading.
-        inventory(
+        checked = inventory(
             args.pred, args.gt, max_pixels=settings.max_pixels, max_images=settings.max_images
         )
         scorer = build_scorer(settings, device=args.device)
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             max_pixels=settings.max_pixels,
             max_images=settings.max_images,
             on_progress=progress,
+            checked=checked,
         )
     except InvalidInput as exc:
         bar.close()
