@@ -15,11 +15,13 @@ import numpy as np
 from app.config import Settings
 from metrics.images import ImageSet, Inventory, decode, pair_images
 from metrics.pipeline import FastScorer
-from metrics.registry import RAIM_MIN_SIDE
+from metrics.registry import RAIM_CROP, RAIM_METRICS, RAIM_MIN_SIDE
 from scoring.formula import RAIM_2024, Formula
 from scoring.report import Report, image_row
 
 Progress = Callable[[int, int, str], None]  # (done, total, image name)
+# Paired sets are scored with the RAIM metrics; these have no value for a single-colour image.
+FLAT_UNDEFINED = tuple(spec.name for spec in RAIM_METRICS if spec.undefined_when_flat)
 
 
 @dataclass
@@ -42,6 +44,8 @@ def inventory(
             max_pixels=max_pixels,
             max_images=max_images,
             min_side=RAIM_MIN_SIDE if gt is not None else 1,
+            flat_undefined=FLAT_UNDEFINED if gt is not None else (),
+            crop=RAIM_CROP,
         )
     finally:
         pred_set.close()

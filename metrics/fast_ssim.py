@@ -1,9 +1,9 @@
-"""SSIM on the Y channel (Wang et al. 2004), vectorised, giving pyiqa's ``ssim`` numbers.
+"""SSIM of two Y planes (Wang et al. 2004), vectorised, giving pyiqa's ``ssim`` numbers.
 
 pyiqa's SSIM (``create_metric('ssim', test_y_channel=True, color_space='ycbcr')``) does:
 
-1. Y = round(255 * BT.601 luma) computed in float32 from the [0, 1] RGB tensor (the
-   same float32 matmul is used here, so the rounded Y plane is bit-identical);
+1. Y = round(255 * BT.601 luma); here the caller passes that plane, computed exactly by
+   ``metrics.luma`` (the same integer levels pyiqa's reference gets from them);
 2. converts Y to float64 and, with ``downsample=False`` (its default for ``ssim``), keeps
    the full resolution;
 3. filters Y, Y', Y*Y, Y'*Y' and Y*Y' with an 11x11 Gaussian (sigma 1.5, weights stored
@@ -15,6 +15,7 @@ PyTorch's generic float64 path). Here the same float32-rounded 11x11 weights fil
 plane with OpenCV's float64 ``filter2D``, about ten times faster. The weights are NOT
 replaced by two separable 11-tap passes: pyiqa's float32 window sums to 1 - 6e-9, and
 that alone moves SSIM by ~1e-7; with the same window the results agree to ~1e-14.
+Flat regions are safe: C1 and C2 keep every ratio finite (SSIM of two flat planes is 1).
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ DATA_RANGE = 255.0
 C1 = (0.01 * DATA_RANGE) ** 2
 C2 = (0.03 * DATA_RANGE) ** 2
 
-# BT.601 RGB -> YCbCr matrix (columns Y, Cb, Cr) as pyiqa's rgb2ycbcr writes it.
-_YCBCR = ((65.481, -37.797, 112.0), (128.553, -74.203, -93.786), (24.966, 112.0, -18.214))
-_YCBCR_BIAS = (16.0, 128.0, 128.0)
+# Stored with every result this code computes (metrics.pipeline.FastScorer.versions).
+VERSION = "raim-fast-ssim-2"
 
 
 @lru_cache(maxsize=1)
@@ -44,23 +44,6 @@ def gaussian_window() -> np.ndarray:
     h[h < np.finfo(h.dtype).eps * h.max()] = 0
     h /= h.sum()
     return h.astype(np.float32).astype(np.float64)
-
-
-def y_channel(rgb):
-    """1 x 3 x H x W float32 RGB in [0, 1] -> H x W float64 Y in [16, 235], rounded.
-
-    Mirrors pyiqa's ``to_y_channel(x, 255, 'ycbcr')`` operation for operation, so the
-    rounding of every pixel is the same.
-    """
-    import torch
-
-    if rgb.ndim != 4 or rgb.shape[0] != 1 or rgb.shape[1] != 3:
-        raise ValueError(f"expected a 1 x 3 x H x W tensor, got shape {tuple(rgb.shape)}")
-    weights = torch.tensor(_YCBCR).to(rgb)
-    bias = torch.tensor(_YCBCR_BIAS).view(1, 3, 1, 1).to(rgb)
-    ycbcr = (torch.matmul(rgb.permute(0, 2, 3, 1), weights).permute(0, 3, 1, 2) + bias) / 255.0
-    y = (ycbcr[:, [0], :, :] * DATA_RANGE).round()
-    return y.to(torch.float64)[0, 0].cpu().numpy()
 
 
 def _valid_gaussian(plane: np.ndarray) -> np.ndarray:
@@ -84,12 +67,3 @@ def ssim_y(y1: np.ndarray, y2: np.ndarray) -> float:
     cs_map = np.maximum((2.0 * sigma12 + C2) / (sigma1_sq + sigma2_sq + C2), 0.0)
     ssim_map = (2.0 * mu1_mu2 + C1) / (mu1_sq + mu2_sq + C1) * cs_map
     return float(ssim_map.mean())
-
-
-def ssim(pred, gt) -> float:
-    """pyiqa's ``ssim`` (Y channel, ycbcr) of two 1 x 3 x H x W float32 RGB tensors in [0, 1]."""
-    if tuple(pred.shape) != tuple(gt.shape):
-        raise ValueError(
-            f"SSIM needs images of one shape, got {tuple(pred.shape)} and {tuple(gt.shape)}"
-        )
-    return ssim_y(y_channel(pred), y_channel(gt))

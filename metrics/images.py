@@ -149,6 +149,25 @@ class ImageInfo:
     width: int
     height: int
     bits: int
+    single_colour: bool = False  # one colour everywhere inside the border crop
+
+
+def _single_colour(img: Image.Image, crop: int) -> bool:
+    """True when every pixel inside the ``crop``-pixel border has one colour (a decoded image)."""
+    width, height = img.size
+    if crop and width > 2 * crop and height > 2 * crop:
+        img = img.crop((crop, crop, width - crop, height - crop))
+    extrema = img.getextrema()
+    bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
+    return all(low == high for low, high in bands[:3])  # colour bands; the decoder drops alpha
+
+
+def single_colour_problem(name: str, metrics: tuple[str, ...]) -> Problem:
+    return Problem(
+        name,
+        f"{', '.join(m.upper() for m in metrics)} is undefined for an image of a single colour "
+        "(after the border crop), so it cannot be scored",
+    )
 
 
 def _bit_depth(data: bytes, img: Image.Image) -> int:
@@ -158,7 +177,7 @@ def _bit_depth(data: bytes, img: Image.Image) -> int:
 
 
 def inspect_image(
-    data: bytes, name: str, max_pixels: int, min_side: int = 1
+    data: bytes, name: str, max_pixels: int, min_side: int = 1, crop: int = 0
 ) -> tuple[ImageInfo | None, list[Problem]]:
     """Check one file fully (header, size limits, complete decode); never raises."""
     try:
@@ -178,6 +197,7 @@ def inspect_image(
                 ]
             bits = _bit_depth(data, img)
             img.load()  # raises on truncated or corrupt data
+            single_colour = _single_colour(img, crop)
     except UnidentifiedImageError:
         return None, [Problem(name, "not a decodable image (unrecognised or corrupt format)")]
     except Exception as exc:  # PIL raises many types for bad files
@@ -187,7 +207,7 @@ def inspect_image(
             else f"not a decodable image ({exc})"
         )
         return None, [Problem(name, reason)]
-    return ImageInfo(width, height, bits), []
+    return ImageInfo(width, height, bits, single_colour), []
 
 
 def decode(data: bytes, name: str = "image") -> np.ndarray:
@@ -234,10 +254,15 @@ def pair_images(
     max_images: int | None = None,
     min_side: int = 1,
     check_sizes: bool = True,
+    flat_undefined: tuple[str, ...] = (),
+    crop: int = 0,
 ) -> Inventory:
     """Pair files by stem and check every file; raises InvalidInput with all problems.
 
     With ``gt`` None (unpaired phases) the prediction files are checked alone.
+    ``flat_undefined``: the metrics that have no value for a prediction of a single colour
+    inside the ``crop``-pixel border (NIQE): such predictions are refused here, before any
+    model runs (``metrics.engine`` checks the exact luma plane again when scoring).
     """
     problems = list(pred.problems) + (list(gt.problems) if gt else [])
     pred_stems = _by_stem(pred, problems)
@@ -260,9 +285,11 @@ def pair_images(
     sixteen_bit: list[str] = []
     for stem in stems:
         pred_info, pred_problems = inspect_image(
-            pred.read(pred_stems[stem]), pred_stems[stem], max_pixels, min_side
+            pred.read(pred_stems[stem]), pred_stems[stem], max_pixels, min_side, crop
         )
         problems.extend(pred_problems)
+        if flat_undefined and pred_info and pred_info.single_colour:
+            problems.append(single_colour_problem(pred_stems[stem], flat_undefined))
         if pred_info and pred_info.bits == 16:
             sixteen_bit.append(pred_stems[stem])
         if not gt:

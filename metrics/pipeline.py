@@ -1,14 +1,15 @@
 """FastScorer: the RAIM metrics for a stream of image pairs, pipelined, with MetricSuite's numbers.
 
-Same models, same options, same 4-pixel crop as ``metrics.engine.MetricSuite`` (it is
-built on one), but organised for throughput:
+Same models, same options, same 4-pixel crop, same exact luma planes as
+``metrics.engine.MetricSuite`` (it is built on one), but organised for throughput:
 
-- the next pairs are decoded in a thread pool while the current one is scored;
+- the next pairs are decoded and prepared (cropped, luma planes computed) in a thread
+  pool while the current one is scored;
 - the CPU metrics (NIQE, and SSIM through ``metrics.fast_ssim``) run in that pool beside
   the networks and PSNR, which keep the calling thread;
 - DISTS runs stage by stage (``metrics.fast_dists``), so memory stays at one pair's
   working set, and can read the ground truth's features from a ``GtFeatureCache``;
-- everything runs under ``torch.inference_mode``;
+- every model call runs under ``metrics.numerics.scoring_mode`` (no gradients, no TF32);
 - on glibc, freed blocks are kept for reuse (``keep_freed_memory``): by default every
   100 MB+ tensor is a fresh mapping whose pages the kernel zeroes, which cost a third of
   DISTS's CPU time at 1024x1024 in the profile (bench/NOTES.md).
@@ -27,13 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from metrics import fast_ssim
-from metrics.engine import MetricSuite, to_tensor
+from metrics.engine import MetricSuite, Prepared, to_tensor
 from metrics.fast_dists import GtFeatureCache, StagedDists
-from metrics.registry import RAIM_METRICS
+from metrics.numerics import scoring_mode
+from metrics.registry import RAIM_METRICS, SSIM
 
 Loader = Callable[[], np.ndarray]  # returns one decoded H x W x 3 uint8 RGB image
 PairSource = tuple[str, Loader, Loader]  # (name, prediction loader, ground-truth loader)
-Decoded = tuple[np.ndarray, np.ndarray]
+Decoded = tuple[np.ndarray, np.ndarray, Prepared, Prepared]  # raw pred, raw gt, prepared both
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -121,33 +123,34 @@ class FastScorer:
         return self.suite.names
 
     def versions(self) -> dict[str, str]:
-        return self.suite.versions()
+        """The suite's versions, SSIM's naming the vectorised code that computes it here."""
+        return {**self.suite.versions(), "ssim": f"{fast_ssim.VERSION} (reproduces {SSIM.version})"}
 
     # -- one pair ----------------------------------------------------------------------
 
-    def _cpu_metrics(self, pred_t, gt_t) -> dict[str, float]:
+    def _cpu_metrics(self, name: str, pred: Prepared, gt: Prepared) -> dict[str, float]:
         """SSIM (always on the CPU) and NIQE (on the suite's device), run off the calling thread."""
-        import torch
+        luma = SSIM.luma
+        return {
+            "ssim": fast_ssim.ssim_y(
+                pred.luma.rounded(luma.color_space).astype(np.float64),
+                gt.luma.rounded(luma.color_space).astype(np.float64),
+            ),
+            "niqe": self.suite.metric("niqe", pred, None, name),
+        }
 
-        with torch.inference_mode():
-            return {
-                "ssim": fast_ssim.ssim(pred_t, gt_t),
-                "niqe": _scalar(self.suite.model("niqe")(pred_t)),
-            }
-
-    def _network_metrics(self, pred_t, gt_t, gt_key: str | None) -> dict[str, float]:
-        import torch
-
+    def _network_metrics(
+        self, name: str, pred: Prepared, gt: Prepared, gt_key: str | None
+    ) -> dict[str, float]:
         device = self.suite.device
-        with torch.inference_mode():
-            pred_d, gt_d = pred_t.to(device), gt_t.to(device)
-            return {
-                # PSNR is a float32 mean: kept on the calling thread's thread count, so that
-                # its summation order, hence every bit of it, is the reference's
-                "psnr": _scalar(self.suite.model("psnr")(pred_d, gt_d)),
-                "lpips": _scalar(self.suite.model("lpips")(pred_d, gt_d)),
-                "dists": self._dists(pred_d, gt_d, gt_key=gt_key),
-            }
+        values = {
+            "psnr": self.suite.metric("psnr", pred, gt, name),
+            "lpips": self.suite.metric("lpips", pred, gt, name),
+        }
+        with scoring_mode():
+            pred_d, gt_d = pred.tensor().to(device), gt.tensor().to(device)
+            values["dists"] = self._dists(pred_d, gt_d, gt_key=gt_key)
+        return values
 
     def score(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
         """Every metric of one decoded pair, in the suite's metric order (no pipelining)."""
@@ -161,8 +164,9 @@ class FastScorer:
         stored = 0
         for load in ground_truths:
             gt = load()
-            gt_t = to_tensor(gt, self.crop).to(self.suite.device)
-            stored += self._dists.store_gt(gt_t, self.gt_cache.key(gt, self.crop))
+            with scoring_mode():
+                gt_t = to_tensor(gt, self.crop).to(self.suite.device)
+                stored += self._dists.store_gt(gt_t, self.gt_cache.key(gt, self.crop))
         return stored
 
     # -- a stream of pairs ---------------------------------------------------------------
@@ -178,9 +182,9 @@ class FastScorer:
                 self._fill(pool, source, pending)
                 while pending:
                     name, decoded = pending.popleft()
-                    pred, gt = decoded.result()
+                    prepared = decoded.result()
                     self._fill(pool, source, pending)
-                    yield name, self._score_decoded(pool, name, pred, gt)
+                    yield name, self._score_decoded(pool, name, *prepared)
             finally:
                 for _, future in pending:
                     future.cancel()
@@ -196,27 +200,35 @@ class FastScorer:
             if item is None:
                 return
             name, load_pred, load_gt = item
-            pending.append((name, pool.submit(_decode_pair, load_pred, load_gt)))
+            pending.append((name, pool.submit(self._decode_pair, name, load_pred, load_gt)))
 
-    def _score_decoded(
-        self, pool: ThreadPoolExecutor, name: str, pred: np.ndarray, gt: np.ndarray
-    ) -> dict[str, float]:
+    def _decode_pair(self, name: str, load_pred: Loader, load_gt: Loader) -> Decoded:
+        """Decode, crop and check one pair, and compute its luma planes (in a pool thread)."""
+        pred, gt = load_pred(), load_gt()
         if pred.shape != gt.shape:
             raise ValueError(
                 f"{name}: prediction {pred.shape[1]}x{pred.shape[0]} and ground truth "
                 f"{gt.shape[1]}x{gt.shape[0]} differ in size"
             )
-        pred_t, gt_t = to_tensor(pred, self.crop), to_tensor(gt, self.crop)
-        cpu = pool.submit(self._cpu_metrics, pred_t, gt_t)
+        pred_p, gt_p = self.suite.prepare(pred), self.suite.prepare(gt)
+        self.suite.check(name, pred_p)
+        for spec in self.suite.specs:  # every input the metrics read, made here, off the hot path
+            pred_p.tensor(spec.luma)
+            if spec.full_reference:
+                gt_p.tensor(spec.luma)
+        return pred, gt, pred_p, gt_p
+
+    def _score_decoded(
+        self,
+        pool: ThreadPoolExecutor,
+        name: str,
+        pred: np.ndarray,
+        gt: np.ndarray,
+        pred_p: Prepared,
+        gt_p: Prepared,
+    ) -> dict[str, float]:
+        cpu = pool.submit(self._cpu_metrics, name, pred_p, gt_p)
         key = self.gt_cache.key(gt, self.crop) if self.gt_cache is not None else None
-        values = self._network_metrics(pred_t, gt_t, key)
+        values = self._network_metrics(name, pred_p, gt_p, key)
         values.update(cpu.result())
         return {metric: values[metric] for metric in self.names}
-
-
-def _decode_pair(load_pred: Loader, load_gt: Loader) -> Decoded:
-    return load_pred(), load_gt()
-
-
-def _scalar(out) -> float:
-    return float(out.reshape(-1)[0].item())

@@ -8,6 +8,15 @@ PYIQA_VERSION = "0.1.16"
 
 
 @dataclass(frozen=True)
+class LumaInput:
+    """A metric that reads a Y plane instead of RGB: which colour space, and whether pyiqa
+    rounds it to integer levels (it does at data range 255: SSIM, NIQE; not for PSNR)."""
+
+    color_space: str
+    rounded: bool
+
+
+@dataclass(frozen=True)
 class MetricSpec:
     """How one metric is computed; ``version`` is stored with every result it produces."""
 
@@ -17,6 +26,20 @@ class MetricSpec:
     full_reference: bool = True
     lower_is_better: bool = False
     weights: tuple[str, ...] = ()  # files under the weights dir; the first is pyiqa's own
+    # How pyiqa's metric reads Y (None: it never does): its own default for test_y_channel
+    # and whether it rounds. metrics.luma then computes that plane exactly (metrics.engine).
+    y_by_default: bool = False
+    rounds_y: bool | None = None
+    # True where a Y plane of one level everywhere leaves the metric undefined (NIQE's fit
+    # of local contrast statistics): refused before any model runs (metrics.engine).
+    undefined_when_flat: bool = False
+
+    @property
+    def luma(self) -> LumaInput | None:
+        """The Y plane this metric reads with its options, or None when it reads RGB."""
+        if self.rounds_y is None or not self.options.get("test_y_channel", self.y_by_default):
+            return None
+        return LumaInput(str(self.options.get("color_space", "yiq")), self.rounds_y)
 
     @property
     def version(self) -> str:
@@ -29,8 +52,8 @@ class MetricSpec:
 
 _Y = {"test_y_channel": True, "color_space": "ycbcr"}
 
-PSNR = MetricSpec("psnr", "psnr", dict(_Y))
-SSIM = MetricSpec("ssim", "ssim", dict(_Y))
+PSNR = MetricSpec("psnr", "psnr", dict(_Y), rounds_y=False)
+SSIM = MetricSpec("ssim", "ssim", dict(_Y), y_by_default=True, rounds_y=True)
 LPIPS = MetricSpec(
     "lpips",
     "lpips",
@@ -49,6 +72,9 @@ NIQE = MetricSpec(
     full_reference=False,
     lower_is_better=True,
     weights=("pyiqa/niqe_modelparameters.mat",),
+    y_by_default=True,  # pyiqa's NIQE always works on Y (YIQ unless told otherwise)
+    rounds_y=True,
+    undefined_when_flat=True,
 )
 
 # The five metrics of the RAIM reference procedure, with its exact options.

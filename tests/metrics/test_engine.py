@@ -7,14 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics.engine import MetricSuite, to_tensor
+from metrics.engine import MetricSuite, MetricUndefined, to_tensor
 from metrics.images import decode
 from metrics.weights import WeightsMissing
 
 DATA = Path(__file__).parents[1] / "data" / "raim_pairs"
 
 # pyiqa's own published values for its five calibration pairs (ResultsCalibra/calibration_summary.csv),
-# metric(dist, ref) with default options; NIQE is checked within 0.003 (weights rebuilt from basicsr).
+# metric(dist, ref) with default options. NIQE is checked within 0.007: 0.003 for the weights rebuilt
+# from basicsr, plus the up to 4e-3 that pyiqa's own NIQE moves between BLAS paths (ties: metrics/luma.py).
 CALIBRATION = {
     "I03": {"psnr": 21.1136, "ssim": 0.6997, "lpips": 0.7237, "dists": 0.4742, "niqe": 15.6538},
     "I04": {"psnr": 20.9872, "ssim": 0.9978, "lpips": 0.2572, "dists": 0.1424, "niqe": 3.6549},
@@ -41,22 +42,53 @@ def test_suite_matches_pyiqa_published_calibration(default_options_suite, stem):
     values = default_options_suite.score(dist, ref)
     for metric, published in CALIBRATION[stem].items():
         # Published to 4 decimals: agreement within one unit of the last printed digit.
-        tolerance = 0.003 if metric == "niqe" else 1e-4 + 1e-9
+        tolerance = 0.007 if metric == "niqe" else 1e-4 + 1e-9
         assert values[metric] == pytest.approx(published, abs=tolerance), metric
 
 
-@pytest.mark.slow
-def test_suite_reproduces_reference_procedure_on_real_photographs(raim_suite):
-    # reference.json was computed by tests/data/raim_pairs/reference.py: cv2.imread, /255, crop 4,
-    # pyiqa.create_metric with the protocol's options, none of this project's code.
+# Exact luma (PSNR, SSIM, NIQE): the same on every machine up to float64 reordering. The
+# float32 networks (LPIPS, DISTS) move by ~1e-8 between BLAS paths and CPUs: bounded at 1e-6,
+# and the score by the formula's share of that (docs/fidelity.md).
+PINNED = {"psnr": 1e-8, "ssim": 1e-8, "niqe": 1e-8, "lpips": 1e-6, "dists": 1e-6, "score": 2e-4}
+# Plain pyiqa differs from the exact values by its own float32 noise (these floors, measured
+# across BLAS paths) plus, where tie pixels decide, its spread under other summation orders.
+PYIQA_FLOOR = {"psnr": 5e-6, "ssim": 1e-7, "niqe": 1e-9, "lpips": 1e-6, "dists": 1e-6, "score": 2e-4}
+
+
+def _photographs():
     pinned = json.loads((DATA / "reference.json").read_text())
     for stem, expected in pinned.items():
         pred_file = next((DATA / "pred").glob(f"{stem}.*"))
-        pred = decode(pred_file.read_bytes())
         gt = decode((DATA / "gt" / f"{stem}.png").read_bytes())
-        values = raim_suite.score(pred, gt)
-        for metric in ("psnr", "ssim", "lpips", "dists", "niqe"):
-            assert values[metric] == pytest.approx(expected[metric], rel=1e-6, abs=1e-7), (
+        yield stem, decode(pred_file.read_bytes()), gt, expected
+
+
+def _with_score(values):
+    from scoring.formula import RAIM_2024
+
+    return {**values, "score": RAIM_2024.score(values)}
+
+
+@pytest.mark.slow
+def test_suite_reproduces_the_exact_procedure_on_real_photographs(raim_suite):
+    # reference.json's "exact" values were computed by tests/data/raim_pairs/reference.py: Y planes
+    # in integers written out there, pyiqa's networks, none of this project's code.
+    for stem, pred, gt, expected in _photographs():
+        values = _with_score(raim_suite.score(pred, gt))
+        for metric, tolerance in PINNED.items():
+            assert values[metric] == pytest.approx(expected["exact"][metric], abs=tolerance), (
+                stem,
+                metric,
+            )
+
+
+@pytest.mark.slow
+def test_suite_agrees_with_plain_pyiqa_within_pyiqas_own_spread(raim_suite):
+    for stem, pred, gt, expected in _photographs():
+        values = _with_score(raim_suite.score(pred, gt))
+        for metric, floor in PYIQA_FLOOR.items():
+            tolerance = floor + expected["pyiqa_spread"][metric]
+            assert values[metric] == pytest.approx(expected["pyiqa"][metric], abs=tolerance), (
                 stem,
                 metric,
             )
@@ -86,3 +118,46 @@ def test_to_tensor_crops_four_pixels_and_scales_to_unit_range():
     tensor = to_tensor(image, crop=4)
     assert tuple(tensor.shape) == (1, 3, 12, 22)
     assert float(tensor.max()) == 1.0
+
+
+# --- images where a metric has no value ----------------------------------------------------------
+
+
+def _flat(size=120, level=128):
+    return np.full((size, size, 3), level, np.uint8)
+
+
+@pytest.mark.slow
+def test_a_flat_prediction_is_refused_naming_the_image_and_niqe_before_any_model_runs(raim_suite):
+    calls = []
+    hook = raim_suite.model("lpips").net.register_forward_pre_hook(lambda *_: calls.append(1))
+    try:
+        with pytest.raises(MetricUndefined) as caught:
+            raim_suite.score(_flat(), _flat(level=90), name="007")
+    finally:
+        hook.remove()
+    assert calls == []  # refused before the networks ran
+    [problem] = caught.value.problems
+    assert problem.file == "007" and "NIQE is undefined" in problem.message
+
+
+@pytest.mark.slow
+def test_niqe_failing_on_an_image_the_check_lets_through_names_the_image_and_niqe(raim_suite):
+    ramp = np.tile(np.linspace(0, 255, 120).astype(np.uint8)[None, :, None], (120, 1, 3))
+    with pytest.raises(MetricUndefined) as caught:  # not flat, yet NIQE's fit has nothing to fit
+        raim_suite.score(ramp, ramp, name="ramp")
+    [problem] = caught.value.problems
+    assert problem.file == "ramp" and problem.message.startswith("NIQE is undefined")
+    assert "\n" not in problem.message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("metric", ["psnr", "ssim", "lpips", "dists"])
+def test_the_full_reference_metrics_stay_finite_on_flat_images(raim_suite, metric):
+    for pred, gt in ((_flat(), _flat()), (_flat(level=0), _flat(level=255)), (_flat(), _noise())):
+        value = raim_suite.metric(metric, raim_suite.prepare(pred), raim_suite.prepare(gt))
+        assert np.isfinite(value), (metric, value)
+
+
+def _noise(size=120):
+    return np.random.default_rng(4).integers(0, 256, (size, size, 3), dtype=np.uint8)

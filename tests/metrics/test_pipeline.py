@@ -9,8 +9,9 @@ from metrics.images import InvalidInput, Problem, decode
 from metrics.pipeline import FastScorer
 from metrics.samples import write_sample_set
 
-# The project's promise (issue 5): the fast engine agrees with the reference loop within these.
-TOLERANCE = {"psnr": 1e-4, "ssim": 1e-5, "lpips": 1e-5, "dists": 1e-5, "niqe": 1e-4}
+# The fast engine gives the reference loop's numbers: the same pyiqa calls on the same inputs
+# (SSIM through metrics.fast_ssim agrees to ~1e-14).
+TOLERANCE = {"psnr": 1e-9, "ssim": 1e-9, "lpips": 1e-7, "dists": 1e-7, "niqe": 1e-9}
 
 # 112x112: after the 4-pixel crop NIQE needs at least one 96x96 block (96x96 would leave 88x88).
 SIZE = 112
@@ -140,8 +141,13 @@ def test_staged_dists_in_pair_batches_matches_pyiqa(raim_suite, photo_set, refer
 
 
 @pytest.mark.slow
-def test_versions_are_the_reference_suites(scorer, raim_suite):
-    assert scorer.versions() == raim_suite.versions()
+def test_versions_are_the_reference_suites_but_name_the_ssim_code(scorer, raim_suite):
+    fast, reference = scorer.versions(), raim_suite.versions()
+    assert fast.keys() == reference.keys() and fast["numerics"] == reference["numerics"]
+    assert {k: v for k, v in fast.items() if k != "ssim"} == {
+        k: v for k, v in reference.items() if k != "ssim"
+    }
+    assert fast["ssim"].startswith("raim-fast-ssim-") and reference["ssim"] in fast["ssim"]
 
 
 def test_scorer_refuses_a_suite_with_other_metrics(tmp_path):

@@ -52,8 +52,8 @@ def test_score_prints_a_table_and_writes_the_json_contract(weights_env, tmp_path
     for row in [*result["images"], result["mean"]]:
         assert all(isinstance(row[k], float) and math.isfinite(row[k]) for k in METRICS)
     reference = json.loads((DATA / "reference.json").read_text())
-    for img in result["images"]:
-        assert img["score"] == pytest.approx(reference[img["name"]]["score"], rel=1e-6)
+    for img in result["images"]:  # the exact procedure's score; networks bound it (docs/fidelity.md)
+        assert img["score"] == pytest.approx(reference[img["name"]]["exact"]["score"], abs=2e-4)
     assert table.read_text().splitlines()[0] == "name,psnr,ssim,lpips,dists,niqe,score"
 
 
