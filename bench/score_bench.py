@@ -8,18 +8,24 @@ The pairs are tiles of scikit-image's photographs, degraded and restored by
 metrics.samples. Each engine is a subprocess of its own (so that peak RSS is its own)
 that loads its models once, then scores the pairs it is sent:
 
-- reference: decode a pair, ``MetricSuite.score``, next pair (the organisers' loop);
+- reference: decode a pair, ``MetricSuite.score``, next pair (the organisers' loop, with
+  the exact luma planes of docs/fidelity.md: the numbers every worker must give);
 - fast: the same pairs streamed through ``FastScorer.score_pairs``, no cache (what a
   phase's first submission costs);
 - with a cache budget, "fast (cache warm)": a third engine whose ground-truth feature
   cache is filled first (``FastScorer.fill_gt_cache``, untimed, as when a phase's data
   is uploaded), then the same pairs (what every later submission costs).
 
+- plain pyiqa (``metrics.plain_pyiqa``): the organisers' script as they ran it, with
+  pyiqa's own float32 colour conversion; timed too, but only its differences from the
+  reference are reported (how far plain pyiqa is from the exact numbers on this machine's
+  BLAS path), never checked: they move with the CPU.
+
 The machine may be shared, so the engines take turns on chunks of pairs (the reference
 first in one round, last in the next) and each sees the same background load on
-average; seconds are the sum of each engine's own chunks. Every metric of every image is
-checked against the reference (1e-5 for SSIM, LPIPS, DISTS; 1e-4 for PSNR, NIQE): the
-exit status is 1 when any differs. The last line is always
+average; seconds are the sum of each engine's own chunks. Every metric of every image of
+the fast engines is checked against the reference (1e-9 for PSNR, SSIM, NIQE; 1e-6 for
+the networks): the exit status is 1 when any differs. The last line is always
 ``speedup X.XXx over N images, max difference D`` for the last fast engine.
 """
 
@@ -41,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-TOLERANCE = {"psnr": 1e-4, "ssim": 1e-5, "lpips": 1e-5, "dists": 1e-5, "niqe": 1e-4}
+TOLERANCE = {"psnr": 1e-9, "ssim": 1e-9, "lpips": 1e-6, "dists": 1e-6, "niqe": 1e-9}
 METRICS = tuple(TOLERANCE)
 REPLY = "@@ "  # prefix of the worker's protocol lines on stdout
 
@@ -93,6 +99,17 @@ def _reference_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable
     return score, None
 
 
+def _pyiqa_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable):
+    from metrics.plain_pyiqa import plain_pyiqa
+
+    plain = watch.wrap("pyiqa", plain_pyiqa(args.weights_dir, device=args.device))
+
+    def score(files: list[tuple[str, Path, Path]]) -> dict:
+        return {name: plain(load(pred), load(gt)) for name, pred, gt in files}
+
+    return score, None
+
+
 def _fast_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable):
     from metrics import fast_ssim
     from metrics.pipeline import FastScorer
@@ -107,7 +124,7 @@ def _fast_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable):
     for name in ("psnr", "lpips", "niqe"):
         scorer.suite._models[name] = watch.wrap(name, scorer.suite._models[name])
     scorer._dists = Timed(scorer._dists, watch, "dists")
-    fast_ssim.ssim = watch.wrap("ssim", fast_ssim.ssim)
+    fast_ssim.ssim_y = watch.wrap("ssim", fast_ssim.ssim_y)
 
     def score(files: list[tuple[str, Path, Path]]) -> dict:
         sources = [(n, lambda p=p: load(p), lambda g=g: load(g)) for n, p, g in files]
@@ -127,7 +144,9 @@ def worker(args: argparse.Namespace) -> int:
 
     watch = Stopwatch()
     load = watch.wrap("decode", lambda path: decode(path.read_bytes(), path.name))
-    build = _reference_engine if args.worker == "reference" else _fast_engine
+    build = {"reference": _reference_engine, "fast": _fast_engine, "pyiqa": _pyiqa_engine}[
+        args.worker
+    ]
     score, scorer = build(args, watch, load)
     _reply({"ready": True})
     for line in sys.stdin:
@@ -262,7 +281,9 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def report(engines: list[Engine], count: int, size: int, args: argparse.Namespace) -> int:
+def report(
+    engines: list[Engine], yardstick: Engine, count: int, size: int, args: argparse.Namespace
+) -> int:
     reference = engines[0]
     print(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()} x "
@@ -280,6 +301,7 @@ def report(engines: list[Engine], count: int, size: int, args: argparse.Namespac
     print("|" + "---|" * 13)
     for engine in engines:
         print(_row(engine, count, reference.seconds))
+    print(_row(yardstick, count, reference.seconds))
     if "cache_bytes" in engines[-1].final:
         print(
             f"ground-truth cache: {engines[-1].final['cache_bytes'] / 1e9:.2f} GB on disk for "
@@ -295,6 +317,11 @@ def report(engines: list[Engine], count: int, size: int, args: argparse.Namespac
             f"{engine.label}: max |difference| per metric: "
             + ", ".join(f"{m} {worst[m]:.2g}" for m in METRICS)
         )
+    pyiqa_gap, _ = max_differences(reference.values, yardstick.values)
+    print(
+        f"{yardstick.label} on this machine's BLAS path, not checked: max |difference| from "
+        "the reference per metric: " + ", ".join(f"{m} {pyiqa_gap[m]:.2g}" for m in METRICS)
+    )
     for failure in failures:
         print("DISAGREES " + failure)
     if len(engines) > 2:
@@ -322,11 +349,12 @@ def main_run(args: argparse.Namespace) -> int:
         engines = [
             Engine(label, _worker_cmd(args, kind, samples.root, c)) for label, kind, c in specs
         ]
+        yardstick = Engine("plain pyiqa", _worker_cmd(args, "pyiqa", samples.root, None))
         if cache is not None:
             stored = engines[-1].fill(names)
             print(f"ground-truth cache: {stored} distinct images stored", file=sys.stderr, flush=True)
-        run_in_turns(engines, names, chunk)
-    return report(engines, count, size, args)
+        run_in_turns([*engines, yardstick], names, chunk)
+    return report(engines, yardstick, count, size, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ground-truth DISTS feature cache budget; > 0 adds the cache cold and warm engines",
     )
     parser.add_argument("--gt-cache-from-stage", type=int, default=3)
-    parser.add_argument("--worker", choices=["reference", "fast"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["reference", "fast", "pyiqa"], help=argparse.SUPPRESS)
     parser.add_argument("--set", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     return parser
