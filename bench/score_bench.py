@@ -71,6 +71,14 @@ class Stopwatch:
 
         return timed
 
+    def wrap_named(self, func: Callable) -> Callable:
+        """Time ``func(name, ...)`` under the label ``name`` (``MetricSuite.metric``)."""
+
+        def timed(name, *args, **kwargs):
+            return self.wrap(name, func)(name, *args, **kwargs)
+
+        return timed
+
 
 class Timed:
     """A callable object timed by a Stopwatch; its other attributes pass through."""
@@ -90,8 +98,7 @@ def _reference_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable
     from metrics.engine import MetricSuite
 
     suite = MetricSuite(args.weights_dir, device=args.device)
-    for name in suite.names:  # time each model call without touching the scoring loop
-        suite._models[name] = watch.wrap(name, suite._models[name])
+    suite.metric = watch.wrap_named(suite.metric)  # time each metric without touching the loop
 
     def score(files: list[tuple[str, Path, Path]]) -> dict:
         return {name: suite.score(load(pred), load(gt)) for name, pred, gt in files}
@@ -121,8 +128,7 @@ def _fast_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable):
         gt_cache_max_bytes=int(args.gt_cache_bytes),
         gt_cache_from_stage=args.gt_cache_from_stage,
     )
-    for name in ("psnr", "lpips", "niqe"):
-        scorer.suite._models[name] = watch.wrap(name, scorer.suite._models[name])
+    scorer.suite.metric = watch.wrap_named(scorer.suite.metric)  # psnr, lpips, niqe
     scorer._dists = Timed(scorer._dists, watch, "dists")
     fast_ssim.ssim_y = watch.wrap("ssim", fast_ssim.ssim_y)
 

@@ -171,3 +171,38 @@ def test_pair_images_rejects_images_below_the_minimum_side(tmp_path):
         )
     problems = _problems(caught)
     assert "200x64 is smaller than the minimum of 104x104" in problems["a.png"]
+
+
+def _single_colour(h=32, w=32, colour=(120, 30, 200)) -> np.ndarray:
+    return np.tile(np.array(colour, np.uint8), (h, w, 1))
+
+
+def test_pair_images_refuses_a_single_colour_prediction_where_niqe_is_scored(tmp_path):
+    framed = _single_colour()
+    framed[:4] = 0  # a different border is cropped away before scoring: still one colour inside
+    pred = {"flat.png": _png(_single_colour()), "framed.png": _png(framed), "ok.png": _png(_rgb(32, 32))}
+    gt = {name: _png(_rgb(32, 32, seed=1)) for name in pred}
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, pred, gt, flat_undefined=("niqe",), crop=4)
+    problems = _problems(caught)
+    assert set(problems) == {"flat.png", "framed.png"}
+    assert problems["flat.png"].startswith("NIQE is undefined for an image of a single colour")
+
+
+def test_pair_images_accepts_single_colour_images_where_no_metric_needs_variation(tmp_path):
+    files = {"flat.png": _png(_single_colour())}
+    inventory = _pair(tmp_path, files, dict(files))  # unpaired and judged phases: people decide
+    assert [p.name for p in inventory.pairs] == ["flat"]
+
+
+def test_single_colour_check_ignores_alpha_and_sees_gray_and_palette_images(tmp_path):
+    rgba = np.dstack([_single_colour(), np.random.default_rng(2).integers(0, 256, (32, 32), np.uint8)])
+    gray = np.full((32, 32), 9, np.uint8)
+    pred = {"rgba.png": _png(rgba, "RGBA"), "gray.png": _png(gray, "L")}
+    buf = io.BytesIO()
+    Image.fromarray(_single_colour()).convert("P", palette=Image.Palette.ADAPTIVE).save(buf, format="PNG")
+    pred["palette.png"] = buf.getvalue()
+    gt = {name: _png(_rgb(32, 32)) for name in pred}
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, pred, gt, flat_undefined=("niqe",), crop=4)
+    assert set(_problems(caught)) == {"rgba.png", "gray.png", "palette.png"}

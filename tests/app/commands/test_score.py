@@ -72,6 +72,22 @@ def test_score_exits_2_listing_every_problem(weights_env, tmp_path, capsys):
     assert "999.png: extra file" in err
 
 
+def test_score_exits_2_naming_a_flat_prediction_and_niqe_before_loading_models(
+    weights_env, tmp_path, capsys
+):
+    import cv2
+    import numpy as np
+
+    pred = tmp_path / "pred"
+    shutil.copytree(DATA / "pred", pred)
+    cv2.imwrite(str(pred / "002.png"), np.full((160, 160, 3), 64, np.uint8))
+    code = main(["score", "--pred", str(pred), "--gt", str(DATA / "gt"), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "002.png: NIQE is undefined for an image of a single colour" in err
+    assert "Traceback" not in err
+
+
 def test_score_without_weights_says_which_file_and_how_to_fix(tmp_path, monkeypatch, capsys):
     from app.config import get_settings
 
