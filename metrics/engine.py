@@ -45,17 +45,6 @@ def resolve_device(name: str = "auto") -> str:
     return name
 
 
-def to_tensor(image: np.ndarray, crop: int = 0):
-    """H x W x 3 uint8 -> 1 x 3 x H x W float32 in [0, 1], borders cropped."""
-    import torch
-
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0)
-    tensor = tensor.float() / 255.0
-    if crop:
-        tensor = tensor[..., crop:-crop, crop:-crop]
-    return tensor
-
-
 class Prepared:
     """One decoded image with its borders cropped, and each input a metric reads, made once."""
 

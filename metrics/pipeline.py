@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from metrics import fast_ssim
-from metrics.engine import MetricSuite, Prepared, to_tensor
+from metrics.engine import MetricSuite, Prepared
 from metrics.fast_dists import GtFeatureCache, StagedDists
 from metrics.numerics import scoring_mode
 from metrics.registry import RAIM_METRICS, SSIM
@@ -165,7 +165,7 @@ class FastScorer:
         for load in ground_truths:
             gt = load()
             with scoring_mode():
-                gt_t = to_tensor(gt, self.crop).to(self.suite.device)
+                gt_t = self.suite.prepare(gt).tensor().to(self.suite.device)
                 stored += self._dists.store_gt(gt_t, self.gt_cache.key(gt, self.crop))
         return stored
 

@@ -81,6 +81,8 @@ def _largest_differences(runs: dict[str, dict]) -> dict[str, float]:
 
 def _assert_machine_independent(runs: dict[str, dict]) -> None:
     worst = _largest_differences(runs)
+    print(f"largest differences over {list(runs)}: "  # shown with -s, and on failure
+          + ", ".join(f"{metric} {gap:.2g}" for metric, gap in worst.items()))
     for metric in EXACT:
         assert worst[metric] <= EXACT_TOLERANCE, (metric, worst[metric], list(runs))
     for metric, tolerance in NETWORK_TOLERANCE.items():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics.engine import MetricSuite, MetricUndefined, to_tensor
+from metrics.engine import MetricSuite, MetricUndefined, Prepared
 from metrics.images import decode
 from metrics.weights import WeightsMissing
 
@@ -113,11 +113,18 @@ def test_suite_without_weights_names_the_missing_file_and_the_fix(tmp_path):
     assert "\n" not in message
 
 
-def test_to_tensor_crops_four_pixels_and_scales_to_unit_range():
+def test_prepared_image_crops_four_pixels_and_gives_each_metric_its_input():
     image = np.full((20, 30, 3), 255, dtype=np.uint8)
-    tensor = to_tensor(image, crop=4)
-    assert tuple(tensor.shape) == (1, 3, 12, 22)
-    assert float(tensor.max()) == 1.0
+    prepared = Prepared(image, crop=4)
+    rgb = prepared.tensor()
+    assert tuple(rgb.shape) == (1, 3, 12, 22) and float(rgb.max()) == 1.0
+    assert str(rgb.dtype) == "torch.float32"
+    from metrics.registry import NIQE, PSNR, SSIM
+
+    for spec, top in ((PSNR, 235 / 255), (SSIM, 235 / 255), (NIQE, 1.0)):
+        plane = prepared.tensor(spec.luma)
+        assert tuple(plane.shape) == (1, 1, 12, 22) and str(plane.dtype) == "torch.float64"
+        assert float(plane.max()) == top
 
 
 # --- images where a metric has no value ----------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.engine import to_tensor
+from metrics.engine import Prepared
 from metrics.luma import YCBCR, YIQ, LumaPlanes, matrix
 from metrics.samples import photo, tile
 
@@ -59,7 +59,7 @@ def test_rounded_planes_match_pyiqas_except_on_exact_ties():
     for space in ("ycbcr", "yiq"):
         m = matrix(space)
         ours = planes.rounded(space).astype(np.float64)
-        theirs = to_y_channel(to_tensor(rgb), 255, space).round()[0, 0].to(torch.float64).numpy()
+        theirs = to_y_channel(Prepared(rgb).tensor(), 255, space).round()[0, 0].to(torch.float64).numpy()
         tie = (m.numerator(rgb) % m.scale) == m.scale // 2
         np.testing.assert_array_equal(ours[~tie], theirs[~tie])
         assert np.abs(ours[tie] - theirs[tie]).max(initial=0) <= 1

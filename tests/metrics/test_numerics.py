@@ -63,9 +63,9 @@ def test_every_network_call_of_the_engine_runs_with_the_pinned_flags(raim_suite)
 def test_pyiqas_own_forward_would_turn_tf32_back_on(raim_suite):
     # Why the engine calls model.net: InferenceModel.forward enters cudnn.flags(...), whose
     # allow_tf32 defaults to True. If pyiqa changes this, the workaround can go.
-    from metrics.engine import to_tensor
+    from metrics.engine import Prepared
 
-    x = to_tensor(np.zeros((64, 64, 3), np.uint8))
+    x = Prepared(np.zeros((64, 64, 3), np.uint8)).tensor()
     seen = _flags_seen_by_the_networks(raim_suite, lambda: raim_suite.model("lpips")(x, x))
     assert seen and seen[0]["cudnn.allow_tf32"] is True
 

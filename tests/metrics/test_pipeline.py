@@ -131,12 +131,12 @@ def test_gt_cache_stores_nothing_beyond_its_byte_budget(raim_suite, photo_set, r
 def test_staged_dists_in_pair_batches_matches_pyiqa(raim_suite, photo_set, reference):
     import torch
 
-    from metrics.engine import to_tensor
+    from metrics.engine import Prepared
 
     batched = StagedDists(raim_suite.model("dists"), pair_batch=True)  # the GPU layout, run on CPU
     for name, load_pred, load_gt in _sources(photo_set):
         with torch.inference_mode():
-            value = batched(to_tensor(load_pred(), 4), to_tensor(load_gt(), 4))
+            value = batched(Prepared(load_pred(), 4).tensor(), Prepared(load_gt(), 4).tensor())
         assert value == pytest.approx(reference[name]["dists"], abs=TOLERANCE["dists"])
 
 
