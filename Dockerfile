@@ -23,8 +23,7 @@ WORKDIR /opt/raim
 # torchvision first and pinned, pyiqa alone without its own dependency list (pyproject.toml).
 COPY constraints.txt ./
 RUN pip install -c constraints.txt --upgrade pip \
-    && pip install -c constraints.txt torch==2.14.1 torchvision==0.29.1 \
-    && pip install -c constraints.txt --no-deps pyiqa
+    && pip install -c constraints.txt torch==2.14.1 torchvision==0.29.1
 
 COPY pyproject.toml README.md ./
 COPY app app
@@ -34,6 +33,7 @@ COPY migrations migrations
 COPY templates templates
 # Editable, like `make setup`: templates/ and migrations/ stay where the code looks for them.
 RUN pip install -c constraints.txt -e . \
+    && pip install -c constraints.txt --no-deps pyiqa \
     && raim weights install \
     && raim weights verify
 
