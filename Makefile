@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 .PHONY: setup run test lint bench bench-quick lock clean
 
 # Every install goes through the lock, constraints.txt: the exact version of every package,
-# numpy, scipy, opencv, pillow and torch included, since they can move a score (README, "Dependencies and the lock").
+# numpy, scipy, opencv, pillow and torch included, since they can move a score
+# (README, "Dependencies and the lock").
 PIP := $(BIN)/pip install --quiet -c constraints.txt
 # The pyiqa release the metrics are defined by (also recorded with every result).
 PYIQA_VERSION := $(shell sed -n 's/^PYIQA_VERSION = "\(.*\)"/\1/p' metrics/registry.py)
