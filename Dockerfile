@@ -19,8 +19,11 @@ RUN apt-get update \
 
 WORKDIR /opt/raim
 
-# torch and torchvision first and pinned, exactly as the Makefile does.
-RUN pip install torch==2.14.1 torchvision==0.29.1
+# Exactly as `make setup`: every install through the lock (constraints.txt), torch and
+# torchvision first and pinned, pyiqa alone without its own dependency list (pyproject.toml).
+COPY constraints.txt ./
+RUN pip install -c constraints.txt --upgrade pip \
+    && pip install -c constraints.txt torch==2.14.1 torchvision==0.29.1
 
 COPY pyproject.toml README.md ./
 COPY app app
@@ -29,7 +32,8 @@ COPY scoring scoring
 COPY migrations migrations
 COPY templates templates
 # Editable, like `make setup`: templates/ and migrations/ stay where the code looks for them.
-RUN pip install -e . \
+RUN pip install -c constraints.txt -e . \
+    && pip install -c constraints.txt --no-deps pyiqa \
     && raim weights install \
     && raim weights verify
 
