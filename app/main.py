@@ -19,11 +19,14 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from app import queue, web, worker
+from app import web
 from app.api import leaderboards, organiser, submissions
 from app.config import Settings, get_settings
 from app.db import ensure_schema
 from app.deps import SESSION_COOKIE
+from app.jobs.broker import uses_broker
+from app.jobs.sweeper import Sweeper, resume_queued
+from app.jobs.worker import LocalWorker
 from app.judging import api as judging_api
 from app.judging import pages as judging_pages
 from app.submissions import Rejected
@@ -41,13 +44,13 @@ async def rejected_response(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.to_json(), status_code=exc.status, headers=exc.headers)
 
 
-def start_background(settings: Settings) -> list[worker.LocalWorker | worker.Sweeper]:
+def start_background(settings: Settings) -> list[LocalWorker | Sweeper]:
     """The local worker (no broker), or the sweeper plus a re-send of the queue (broker)."""
-    if queue.uses_broker():
-        worker.resume_queued()
-        services: list[worker.LocalWorker | worker.Sweeper] = [worker.Sweeper(settings)]
+    if uses_broker():
+        resume_queued()
+        services: list[LocalWorker | Sweeper] = [Sweeper(settings)]
     else:
-        services = [worker.LocalWorker(settings)]
+        services = [LocalWorker(settings)]
     for service in services:
         service.start()
     return services

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import queue
 from app.config import Settings
 from app.db import is_sqlite, session_scope
 from app.evaluation import inventory
+from app.jobs import queue
 from app.models import Challenge, Phase, Submission, Team, TeamMember, User, utcnow
 from metrics.images import InvalidInput, Inventory, Problem
 
@@ -283,7 +283,7 @@ class _Target:
 
 
 def _target(user_id: int, phase_ref: str | None, settings: Settings) -> _Target:
-    from app.worker import dataset_dir
+    from app.storage import dataset_dir
 
     now = utcnow()
     with session_scope() as session:

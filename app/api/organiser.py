@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import organiser as actions
-from app import queue
 from app.config import get_settings
 from app.deps import Organiser, SessionDep, WriteSessionDep, find_phase
+from app.jobs import queue
+from app.jobs.broker import uses_broker
 from app.models import Challenge, Submission
 from app.submissions import Rejected
 
@@ -79,4 +80,4 @@ def export_submissions(challenge: str, user: Organiser, session: SessionDep) -> 
 
 @router.get("/queue")
 def queue_dashboard(user: Organiser, session: SessionDep) -> dict:
-    return actions.queue_dashboard(session, mode="celery" if queue.uses_broker() else "local")
+    return actions.queue_dashboard(session, mode="celery" if uses_broker() else "local")

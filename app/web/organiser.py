@@ -13,10 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import organiser as actions
-from app import queue
 from app.bundles import BundleError, install_bundle
 from app.config import get_settings
 from app.deps import SessionDep
+from app.jobs import queue
+from app.jobs.broker import uses_broker
 from app.models import LEADERBOARD_VISIBILITY, Phase, Submission, User, utcnow
 from app.web.access import OrganiserPage, shown_as_page
 from app.web.bundle_upload import UnsafeBundle, unpack_bundle
@@ -137,7 +138,7 @@ def rescore_submission(submission_id: int, request: Request, user: OrganiserPage
 
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, user: OrganiserPage, session: SessionDep) -> HTMLResponse:
-    board = actions.queue_dashboard(session, mode="celery" if queue.uses_broker() else "local")
+    board = actions.queue_dashboard(session, mode="celery" if uses_broker() else "local")
     active = session.scalars(
         select(Submission).where(Submission.status.in_(("queued", "scoring")))
         .options(selectinload(Submission.phase).selectinload(Phase.challenge))
@@ -148,4 +149,4 @@ def queue_page(request: Request, user: OrganiserPage, session: SessionDep) -> HT
         .order_by(Submission.finished_at.desc(), Submission.id.desc()).limit(RECENT_FAILURES)).all()
     return render(request, "organiser/queue.html", {
         "user": user, "section": "organiser", "board": board, "active": active,
-        "failures": failures, "broker": queue.uses_broker()})
+        "failures": failures, "broker": uses_broker()})

@@ -174,7 +174,7 @@ def test_read_bundle_needs_challenge_yaml(tmp_path, settings):
         bundles.read_bundle(tmp_path, max_pixels=settings.max_pixels)
 
 
-def test_install_bundle_creates_challenge_phases_and_datasets(db_url, tmp_path, sample_set,
+def test_install_bundle_creates_challenge_phases_and_datasets(migrated, tmp_path, sample_set,
                                                               settings):
     result = bundles.install_bundle(write_bundle(tmp_path / "b", sample_set))
     assert result.created
@@ -201,7 +201,7 @@ def test_install_bundle_creates_challenge_phases_and_datasets(db_url, tmp_path, 
         assert log.details["created"] is True
 
 
-def test_install_bundle_again_changes_nothing(db_url, tmp_path, sample_set, settings):
+def test_install_bundle_again_changes_nothing(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
     bundles.install_bundle(root)
     before = sorted(p for p in settings.datasets_dir.rglob("*"))
@@ -214,7 +214,7 @@ def test_install_bundle_again_changes_nothing(db_url, tmp_path, sample_set, sett
         assert len(s.scalars(select(AuditLog)).all()) == 2
 
 
-def test_install_bundle_replaces_changed_images_and_prunes_old(db_url, tmp_path, sample_set,
+def test_install_bundle_replaces_changed_images_and_prunes_old(migrated, tmp_path, sample_set,
                                                                 settings):
     root = write_bundle(tmp_path / "b", sample_set)
     bundles.install_bundle(root)
@@ -231,7 +231,7 @@ def test_install_bundle_replaces_changed_images_and_prunes_old(db_url, tmp_path,
     assert leftovers == []
 
 
-def test_install_bundle_updates_phase_settings(db_url, tmp_path, sample_set, settings):
+def test_install_bundle_updates_phase_settings(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
     bundles.install_bundle(root)
     text = (root / "challenge.yaml").read_text()
@@ -242,7 +242,7 @@ def test_install_bundle_updates_phase_settings(db_url, tmp_path, sample_set, set
     assert (validation.leaderboard, validation.rank_by) == ("hidden", "latest")
 
 
-def test_install_bundle_with_problems_writes_nothing(db_url, tmp_path, sample_set, settings):
+def test_install_bundle_with_problems_writes_nothing(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
     (root / "validation" / "gt" / "003.png").unlink()
     with pytest.raises(bundles.BundleError):
@@ -256,7 +256,7 @@ def _without_final(text):
     return head + "ranking:\n  - {phase: validation, weight: 1}\n"
 
 
-def test_install_bundle_removes_phase_left_out(db_url, tmp_path, sample_set, settings):
+def test_install_bundle_removes_phase_left_out(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
     bundles.install_bundle(root)
     (root / "challenge.yaml").write_text(_without_final((root / "challenge.yaml").read_text()))
@@ -266,7 +266,7 @@ def test_install_bundle_removes_phase_left_out(db_url, tmp_path, sample_set, set
     assert not (settings.datasets_dir / "raim-test" / "final").exists()
 
 
-def test_install_bundle_keeps_phase_with_submissions(db_url, tmp_path, sample_set, settings):
+def test_install_bundle_keeps_phase_with_submissions(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
     bundles.install_bundle(root)
     with session_scope() as s:

@@ -6,8 +6,8 @@ import io
 import pytest
 from sqlalchemy import select
 
-from app import worker
 from app.db import session_scope
+from app.jobs import worker
 from app.models import AuditLog, Phase, Submission
 from tests.app.api.test_leaderboards import finish
 from tests.app.api.test_submissions import post_zip
