@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.accounts import create_team, create_token, find_team
-from app.bundles import install_bundle
+from app.bundles.load import install_bundle
 from app.config import Settings
 from app.db import session_scope
 from app.models import Challenge

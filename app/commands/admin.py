@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app import accounts, audit
-from app.bundles import BundleError, install_bundle
+from app.bundles.load import BundleError, install_bundle
 from app.commands.common import EXIT_INVALID, database, error
 from app.db import ensure_schema
 from app.models import Challenge

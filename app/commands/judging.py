@@ -10,20 +10,20 @@ import argparse
 
 from app.accounts import AccountError
 from app.commands.common import database, error
+from app.errors import ApiError
 from app.judging import qualification
 from app.judging.campaigns import (
     CampaignError,
     CampaignOptions,
     add_judge,
     close_campaign,
-    find_challenge,
-    find_phase,
     open_campaign,
     open_campaign_of,
     parse_scale,
     sign_in_link,
 )
 from app.judging.qualification import QualificationError
+from app.lookups import find_challenge, find_phase
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,7 +101,7 @@ def _campaign_open(args: argparse.Namespace) -> int:
                 print(f"{entry.team.name}: submission {entry.submission_id}")
             print(f"campaign {campaign.id} open on {args.challenge}/{args.phase}: "
                   f"{len(campaign.entries)} finalists, scale {args.scale}")
-    except CampaignError as exc:
+    except (CampaignError, ApiError) as exc:
         return error(str(exc))
     return 0
 
@@ -113,7 +113,7 @@ def _campaign_close(args: argparse.Namespace) -> int:
             if campaign is None:
                 return error(f"phase {args.phase} has no open campaign")
             close_campaign(session, campaign, actor=None)
-    except CampaignError as exc:
+    except (CampaignError, ApiError) as exc:
         return error(str(exc))
     print(f"campaign closed on {args.challenge}/{args.phase}")
     return 0
@@ -125,7 +125,7 @@ def _judge_add(args: argparse.Namespace) -> int:
             judge, token = add_judge(session, find_challenge(session, args.challenge), args.name,
                                      email=args.email)
             name = judge.name
-    except (CampaignError, AccountError) as exc:
+    except (CampaignError, AccountError, ApiError) as exc:
         return error(str(exc))
     print(f"judge {name!r} added to {args.challenge}; personal sign-in link (keep it private):")
     print(sign_in_link(token))
@@ -138,7 +138,7 @@ def _finalists_show(args: argparse.Namespace) -> int:
             phase = find_phase(session, args.challenge, args.phase)
             listed = qualification.qualifiers(session, phase)
             state = "confirmed" if qualification.confirmed(session, phase) else "proposed"
-    except CampaignError as exc:
+    except (CampaignError, ApiError) as exc:
         return error(str(exc))
     for q in listed:
         print(f"{q.source_rank or '-':>3}  {q.team}  ({q.source})")
@@ -152,7 +152,7 @@ def _finalists_confirm(args: argparse.Namespace) -> int:
             phase = find_phase(session, args.challenge, args.phase)
             listed = qualification.confirm(session, phase, args.team, actor=None)
             names = [q.team for q in listed]
-    except (CampaignError, QualificationError) as exc:
+    except (CampaignError, QualificationError, ApiError) as exc:
         return error(str(exc))
     print(f"{len(names)} finalist(s) confirmed: {', '.join(names)}")
     return 0

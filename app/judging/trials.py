@@ -13,31 +13,23 @@ import math
 import random
 import secrets
 import string
-from dataclasses import dataclass
-from pathlib import PurePosixPath
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.config import get_settings
-from app.judging.models import Campaign, Candidate, Entry, Judge, Rating, Trial
+from app.errors import ApiError
+from app.judging.blind import ImageSource, image_stems
+from app.judging.models import Campaign, Candidate, Judge, Rating, Trial
 from app.models import Phase, User, utcnow
-from metrics.images import IMAGE_SUFFIXES, ImageSet
+from app.storage import dataset_dir
 
 CRITERIA = ("texture", "noise", "artefacts", "fidelity")
 CRITERIA_TITLES = {"texture": "Texture and detail", "noise": "Noise", "artefacts": "Artefacts",
                    "fidelity": "Fidelity"}
 _random = random.SystemRandom()
-
-
-class RatingRejected(ValueError):
-    """A rating that cannot be stored; ``status`` is the HTTP-style status for the caller."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def labels(count: int) -> list[str]:
@@ -57,15 +49,8 @@ def labels(count: int) -> list[str]:
 
 def input_stems(phase: Phase) -> list[str]:
     """The stems of the phase's input images (the test images a campaign rates)."""
-    dataset = phase.dataset("inputs")
-    if dataset is None:
-        return []
-    images = ImageSet(get_settings().datasets_dir / dataset.path, "inputs")
-    try:
-        return sorted(PurePosixPath(n).stem for n in images.names()
-                      if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES)
-    finally:
-        images.close()
+    inputs = dataset_dir(get_settings(), phase, "inputs")
+    return image_stems(inputs) if inputs is not None else []
 
 
 def repeat_count(images: int, share: float) -> int:
@@ -141,7 +126,7 @@ def is_rated(trial: Trial) -> bool:
     return all(c.rating is not None for c in trial.candidates)
 
 
-def trial_view(trial: Trial, image_url: Any) -> dict:
+def trial_view(trial: Trial, image_url: Callable[[str], str]) -> dict:
     """The contract's trial object plus what the page needs; nothing names a team or a file."""
     campaign = trial.campaign
     return {
@@ -162,17 +147,17 @@ def progress(trials: list[Trial]) -> dict:
     return {"rated": done, "total": len(trials)}
 
 
-def _trial_of(session: Session, user: User, token: object) -> Trial:
-    if not isinstance(token, str) or not token:
-        raise RatingRejected(422, "trial_id must be the string given by GET /api/judge/trials")
+def _trial_of(session: Session, user: User, token: str) -> Trial:
+    if not token:
+        raise ApiError(422, "trial_id must be the string given by GET /api/judge/trials")
     trial = session.scalar(select(Trial).join(Judge).where(Trial.token == token,
                                                             Judge.user_id == user.id)
                            .options(selectinload(Trial.candidates)
                                     .selectinload(Candidate.rating)))
     if trial is None:
-        raise RatingRejected(404, f"trial {token!r} not found among your trials")
+        raise ApiError(404, f"trial {token!r} not found among your trials")
     if trial.campaign.status != "open":
-        raise RatingRejected(409, "this rating campaign is closed; ratings can no longer change")
+        raise ApiError(409, "this rating campaign is closed; ratings can no longer change")
     return trial
 
 
@@ -217,18 +202,20 @@ def _validate(trial: Trial, scores: object, criteria: object) -> list[str]:
     return problems
 
 
-def record_ratings(session: Session, user: User, payload: object) -> Trial:
-    """Store (or replace) the given labels' scores of one trial; RatingRejected says why not."""
-    if not isinstance(payload, dict):
-        raise RatingRejected(422, "send a JSON object {\"trial_id\", \"scores\", \"criteria\"?}")
-    trial = _trial_of(session, user, payload.get("trial_id"))
-    scores, criteria = payload.get("scores"), payload.get("criteria")
+def record_ratings(session: Session, user: User, trial_id: str, scores: dict[str, Any],
+                   criteria: dict[str, Any] | None = None) -> Trial:
+    """Store (or replace) the given labels' scores of one trial; ApiError says why not.
+
+    Scores are checked here (labels of this trial, whole numbers on the campaign's scale,
+    known criteria), and nothing is stored unless all of them are good.
+    """
+    trial = _trial_of(session, user, trial_id)
     problems = _validate(trial, scores, criteria)
     if problems:
-        raise RatingRejected(422, "; ".join(problems))
+        raise ApiError(422, "; ".join(problems))
     by_label = {c.label: c for c in trial.candidates}
     now = utcnow()
-    for label, value in scores.items():  # type: ignore[union-attr]
+    for label, value in scores.items():
         candidate = by_label[label]
         given = (criteria or {}).get(label)
         if candidate.rating is None:
@@ -240,15 +227,6 @@ def record_ratings(session: Session, user: User, payload: object) -> Trial:
                 candidate.rating.criteria = {**(candidate.rating.criteria or {}), **given}
     session.flush()
     return trial
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    """What an opaque image token stands for: an input image or a finalist's result."""
-
-    campaign: Campaign
-    image: str
-    entry: Entry | None  # None for the input
 
 
 def resolve_image(session: Session, user: User, token: str) -> ImageSource | None:

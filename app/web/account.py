@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session, selectinload
 from app.accounts import AccountError, authenticate, create_token, create_user, revoke_token
 from app.config import get_settings
 from app.deps import SessionDep
+from app.errors import ApiError
 from app.models import ApiToken, Team, TeamMember, User
 from app.security import MIN_PASSWORD_LENGTH
-from app.web.access import SignedIn, Viewer, sign_in, sign_out
+from app.web.access import PAGE_ROUTES, SignedIn, Viewer, sign_in, sign_out
 from app.web.csrf import require_csrf
-from app.web.errors import PageError
 from app.web.templating import flash, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 Text = Annotated[str, Form()]
 
 
@@ -112,7 +112,7 @@ def create_token_form(request: Request, user: SignedIn, session: SessionDep,
     """The new token is shown in this answer only: it is never stored or sent again."""
     clean = name.strip()[:200]
     if not clean:
-        raise PageError(400, "Give the token a name, so that you can tell your tokens apart.")
+        raise ApiError(400, "Give the token a name, so that you can tell your tokens apart.")
     _, token = create_token(session, session.get_one(User, user.id), name=clean)
     session.commit()
     return _account_page(request, session, user, new_token={"name": clean, "value": token})
@@ -123,7 +123,7 @@ def revoke_token_form(token_id: int, request: Request, user: SignedIn,
                       session: SessionDep) -> RedirectResponse:
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
-        raise PageError(404, f"You have no token number {token_id}.")
+        raise ApiError(404, f"You have no token number {token_id}.")
     revoke_token(row)
     flash(request, "ok",
           f"Token “{row.name or row.prefix}” revoked: scripts using it are refused now.")

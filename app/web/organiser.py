@@ -13,21 +13,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import organiser as actions
-from app.bundles import BundleError, install_bundle
+from app.bundles.load import BundleError, install_bundle
+from app.bundles.unpack import UnsafeBundle, unpack_bundle
 from app.config import get_settings
-from app.deps import SessionDep
+from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
 from app.jobs import queue
 from app.jobs.broker import uses_broker
 from app.models import LEADERBOARD_VISIBILITY, Phase, Submission, User, utcnow
-from app.web.access import OrganiserPage, shown_as_page
-from app.web.bundle_upload import UnsafeBundle, unpack_bundle
+from app.web.access import PAGE_ROUTES, OrganiserPage
 from app.web.csrf import require_csrf
-from app.web.errors import PageError
-from app.web.pages import find_challenge, find_phase
 from app.web.templating import flash, render
 from app.web.views import challenge_summaries
 
-router = APIRouter(prefix="/organiser", include_in_schema=False)
+router = APIRouter(prefix="/organiser", include_in_schema=False, dependencies=PAGE_ROUTES)
 LISTED_SUBMISSIONS = 500
 RECENT_FAILURES = 20
 
@@ -78,10 +76,9 @@ def _scratch(data_dir: Path) -> Path:
     return path
 
 
-@router.get("/challenges/{slug}", response_class=HTMLResponse)
-def organiser_challenge(slug: str, request: Request, user: OrganiserPage,
+@router.get("/challenges/{challenge}", response_class=HTMLResponse)
+def organiser_challenge(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
                         session: SessionDep) -> HTMLResponse:
-    challenge = find_challenge(session, slug)
     submissions = session.scalars(
         select(Submission).join(Phase).where(Phase.challenge_id == challenge.id)
         .options(selectinload(Submission.team), selectinload(Submission.phase))
@@ -97,43 +94,37 @@ def organiser_challenge(slug: str, request: Request, user: OrganiserPage,
         "download_url": download_url})
 
 
-@router.post("/challenges/{slug}/phases/{phase_slug}/leaderboard",
+@router.post("/challenges/{challenge}/phases/{phase}/leaderboard",
              dependencies=[Depends(require_csrf)])
-def set_visibility(slug: str, phase_slug: str, request: Request, user: OrganiserPage,
+def set_visibility(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                    session: SessionDep,
                    visibility: Annotated[str, Form()] = "") -> RedirectResponse:
-    phase = find_phase(find_challenge(session, slug), phase_slug)
-    with shown_as_page():
-        actions.set_visibility(session, phase, visibility, session.get_one(User, user.id))
+    actions.set_visibility(session, phase, visibility, session.get_one(User, user.id))
     flash(request, "ok", f"The leaderboard of “{phase.title}” is now {visibility}.")
-    return RedirectResponse(f"/organiser/challenges/{slug}", status_code=303)
+    return RedirectResponse(f"/organiser/challenges/{phase.challenge.slug}", status_code=303)
 
 
-@router.post("/challenges/{slug}/phases/{phase_slug}/rescore", dependencies=[Depends(require_csrf)])
-def rescore_phase(slug: str, phase_slug: str, request: Request, user: OrganiserPage,
+@router.post("/challenges/{challenge}/phases/{phase}/rescore",
+             dependencies=[Depends(require_csrf)])
+def rescore_phase(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                   session: SessionDep) -> RedirectResponse:
-    phase = find_phase(find_challenge(session, slug), phase_slug)
     ids = actions.rescore_phase(session, phase, session.get_one(User, user.id))
     session.commit()
     queue.enqueue(ids)
     flash(request, "ok", f"{len(ids)} submission(s) of “{phase.title}” queued for rescoring; "
                          "their previous results are kept in the audit log.")
-    return RedirectResponse(f"/organiser/challenges/{slug}", status_code=303)
+    return RedirectResponse(f"/organiser/challenges/{phase.challenge.slug}", status_code=303)
 
 
 @router.post("/submissions/{submission_id}/rescore", dependencies=[Depends(require_csrf)])
-def rescore_submission(submission_id: int, request: Request, user: OrganiserPage,
+def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFromPath,
                        session: SessionDep) -> RedirectResponse:
-    sub = session.get(Submission, submission_id)
-    if sub is None:
-        raise PageError(404, f"There is no submission {submission_id}.")
-    with shown_as_page():
-        ids = actions.rescore_submission(session, sub, session.get_one(User, user.id))
+    ids = actions.rescore_submission(session, sub, session.get_one(User, user.id))
     session.commit()
     queue.enqueue(ids)
-    flash(request, "ok", f"Submission #{submission_id} queued for rescoring; its previous "
+    flash(request, "ok", f"Submission #{sub.id} queued for rescoring; its previous "
                          "results are kept in the audit log.")
-    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+    return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
 
 
 @router.get("/queue", response_class=HTMLResponse)

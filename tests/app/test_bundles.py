@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app import bundles
+from app.bundles import check, load, schema
 from app.db import session_scope
 from app.models import AuditLog, Challenge, Phase, Submission, Team
 from scoring.formula import RAIM_2024
@@ -24,8 +24,8 @@ phases:
 
 
 def _problems(text):
-    with pytest.raises(bundles.BundleError) as caught:
-        bundles.parse_spec(text)
+    with pytest.raises(schema.BundleError) as caught:
+        schema.parse_spec(text)
     return caught.value.problems
 
 
@@ -37,7 +37,7 @@ def _challenge(slug="raim-test"):
 
 
 def test_parse_spec_defaults():
-    spec = bundles.parse_spec(MINIMAL)
+    spec = schema.parse_spec(MINIMAL)
     phase = spec.phases[0]
     assert spec.formula == RAIM_2024.to_dict()
     assert spec.description == "" and spec.ranking == []
@@ -46,14 +46,14 @@ def test_parse_spec_defaults():
 
 
 def test_parse_spec_reads_dates_with_time_zone():
-    spec = bundles.parse_spec(MINIMAL + "    start: 2024-02-01T02:00:00+02:00\n")
+    spec = schema.parse_spec(MINIMAL + "    start: 2024-02-01T02:00:00+02:00\n")
     assert spec.phases[0].start == datetime(2024, 2, 1, tzinfo=UTC)
 
 
 def test_parse_spec_inline_formula_kept_as_dict():
     text = MINIMAL.replace("phases:", "formula:\n  name: psnr-only\n  terms:\n"
                            "    - {metric: psnr, weight: 1, scale: 50}\nphases:")
-    spec = bundles.parse_spec(text)
+    spec = schema.parse_spec(text)
     assert spec.formula["name"] == "psnr-only"
     assert spec.formula["terms"][0]["metric"] == "psnr"
 
@@ -143,8 +143,8 @@ def test_read_bundle_lists_image_problems_by_file(tmp_path, sample_set, settings
     (root / "validation" / "lq" / "003.png").write_bytes(b"not an image")
     (root / "validation" / "lq" / "notes.txt").write_text("hello")
     shutil.rmtree(root / "final" / "lq")
-    with pytest.raises(bundles.BundleError) as caught:
-        bundles.read_bundle(root, max_pixels=settings.max_pixels)
+    with pytest.raises(schema.BundleError) as caught:
+        check.read_bundle(root, max_pixels=settings.max_pixels)
     problems = caught.value.problems
     assert any(p.startswith("validation/lq/003.png: ") and "decodable" in p for p in problems)
     assert any(p.startswith("validation/lq/notes.txt: not an image file") for p in problems)
@@ -161,8 +161,8 @@ def test_read_bundle_refuses_paths_outside_and_empty_folders(tmp_path, sample_se
     (root / "challenge.yaml").write_text((root / "challenge.yaml").read_text()
                                          .replace("ground_truth: validation/gt",
                                                   "ground_truth: validation/empty"))
-    with pytest.raises(bundles.BundleError) as caught:
-        bundles.read_bundle(root, max_pixels=settings.max_pixels)
+    with pytest.raises(schema.BundleError) as caught:
+        check.read_bundle(root, max_pixels=settings.max_pixels)
     problems = caught.value.problems
     assert "challenge.yaml: phases[1].inputs: '../elsewhere' must be a path inside the " \
            "bundle folder" in problems
@@ -170,13 +170,13 @@ def test_read_bundle_refuses_paths_outside_and_empty_folders(tmp_path, sample_se
 
 
 def test_read_bundle_needs_challenge_yaml(tmp_path, settings):
-    with pytest.raises(bundles.BundleError, match="challenge.yaml: not found"):
-        bundles.read_bundle(tmp_path, max_pixels=settings.max_pixels)
+    with pytest.raises(schema.BundleError, match="challenge.yaml: not found"):
+        check.read_bundle(tmp_path, max_pixels=settings.max_pixels)
 
 
 def test_install_bundle_creates_challenge_phases_and_datasets(migrated, tmp_path, sample_set,
                                                               settings):
-    result = bundles.install_bundle(write_bundle(tmp_path / "b", sample_set))
+    result = load.install_bundle(write_bundle(tmp_path / "b", sample_set))
     assert result.created
     assert result.replaced == ["validation/inputs", "validation/ground_truth", "final/inputs"]
     with session_scope() as s:
@@ -203,9 +203,9 @@ def test_install_bundle_creates_challenge_phases_and_datasets(migrated, tmp_path
 
 def test_install_bundle_again_changes_nothing(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
-    bundles.install_bundle(root)
+    load.install_bundle(root)
     before = sorted(p for p in settings.datasets_dir.rglob("*"))
-    result = bundles.install_bundle(root)
+    result = load.install_bundle(root)
     assert not result.created and result.replaced == []
     assert sorted(p for p in settings.datasets_dir.rglob("*")) == before
     with session_scope() as s:
@@ -217,10 +217,10 @@ def test_install_bundle_again_changes_nothing(migrated, tmp_path, sample_set, se
 def test_install_bundle_replaces_changed_images_and_prunes_old(migrated, tmp_path, sample_set,
                                                                 settings):
     root = write_bundle(tmp_path / "b", sample_set)
-    bundles.install_bundle(root)
+    load.install_bundle(root)
     old_path = _challenge().phases[0].dataset("ground_truth").path
     shutil.copy(sample_set.pred / "001.png", root / "validation" / "gt" / "001.png")
-    result = bundles.install_bundle(root)
+    result = load.install_bundle(root)
     assert result.replaced == ["validation/ground_truth"]
     new = _challenge().phases[0].dataset("ground_truth")
     assert new.path != old_path
@@ -233,11 +233,11 @@ def test_install_bundle_replaces_changed_images_and_prunes_old(migrated, tmp_pat
 
 def test_install_bundle_updates_phase_settings(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
-    bundles.install_bundle(root)
+    load.install_bundle(root)
     text = (root / "challenge.yaml").read_text()
     (root / "challenge.yaml").write_text(text.replace("leaderboard: public", "leaderboard: hidden")
                                          .replace("rank_by: best", "rank_by: latest"))
-    bundles.install_bundle(root)
+    load.install_bundle(root)
     validation = _challenge().phases[0]
     assert (validation.leaderboard, validation.rank_by) == ("hidden", "latest")
 
@@ -245,8 +245,8 @@ def test_install_bundle_updates_phase_settings(migrated, tmp_path, sample_set, s
 def test_install_bundle_with_problems_writes_nothing(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
     (root / "validation" / "gt" / "003.png").unlink()
-    with pytest.raises(bundles.BundleError):
-        bundles.install_bundle(root)
+    with pytest.raises(schema.BundleError):
+        load.install_bundle(root)
     assert _challenge() is None
     assert not settings.datasets_dir.exists() or not any(settings.datasets_dir.rglob("*.png"))
 
@@ -258,9 +258,9 @@ def _without_final(text):
 
 def test_install_bundle_removes_phase_left_out(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
-    bundles.install_bundle(root)
+    load.install_bundle(root)
     (root / "challenge.yaml").write_text(_without_final((root / "challenge.yaml").read_text()))
-    result = bundles.install_bundle(root)
+    result = load.install_bundle(root)
     assert result.removed_phases == ["final"]
     assert [p.slug for p in _challenge().phases] == ["validation"]
     assert not (settings.datasets_dir / "raim-test" / "final").exists()
@@ -268,7 +268,7 @@ def test_install_bundle_removes_phase_left_out(migrated, tmp_path, sample_set, s
 
 def test_install_bundle_keeps_phase_with_submissions(migrated, tmp_path, sample_set, settings):
     root = write_bundle(tmp_path / "b", sample_set)
-    bundles.install_bundle(root)
+    load.install_bundle(root)
     with session_scope() as s:
         challenge = s.scalar(select(Challenge))
         team = Team(challenge_id=challenge.id, name="t")
@@ -278,7 +278,7 @@ def test_install_bundle_keeps_phase_with_submissions(migrated, tmp_path, sample_
                          upload_bytes=1, upload_sha256="0" * 64, original_filename="x.zip",
                          image_count=3))
     (root / "challenge.yaml").write_text(_without_final((root / "challenge.yaml").read_text()))
-    with pytest.raises(bundles.BundleError, match="'final' .* has 1 submission"):
-        bundles.install_bundle(root)
+    with pytest.raises(schema.BundleError, match="'final' .* has 1 submission"):
+        load.install_bundle(root)
     assert [p.slug for p in _challenge().phases] == ["validation", "final"]
     assert _challenge().phases[1].dataset("inputs") is not None

@@ -6,8 +6,8 @@ from app.accounts import user_for_token
 from app.config import get_settings
 from app.db import session_scope
 from app.demo import install_demo
+from app.intake.accept import accept
 from app.models import Challenge
-from app.submissions import accept
 from tests.utils.arena import as_upload, zip_folder
 
 

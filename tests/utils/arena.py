@@ -12,8 +12,8 @@ from pathlib import Path
 from app.accounts import create_team, create_token, ensure_organiser
 from app.config import get_settings
 from app.db import ensure_schema, session_scope
+from app.intake.receive import ReceivedFile
 from app.models import Challenge, Dataset, Phase
-from app.uploads import ReceivedFile
 from metrics.samples import SampleSet
 from scoring.formula import RAIM_2024
 

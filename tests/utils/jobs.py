@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from app.config import get_settings
 from app.db import session_scope
+from app.intake.accept import accept
 from app.jobs import sweeper
 from app.models import ImageResult, Submission, TeamMember
-from app.submissions import accept
 from tests.utils.arena import Arena, as_upload, zip_folder
 
 
