@@ -20,6 +20,7 @@ from app.models import (
     User,
     utcnow,
 )
+from metrics.registry import METRIC_NAMES
 from scoring.formula import RAIM_2024
 
 
@@ -43,6 +44,11 @@ def _submission(session):
     session.add(submission)
     session.flush()
     return submission
+
+
+def test_image_results_have_one_column_per_registry_metric():
+    columns = {c.name for c in ImageResult.__table__.columns}
+    assert columns - {"id", "submission_id", "name", "score"} == set(METRIC_NAMES)
 
 
 def test_utcnow_is_timezone_aware():

@@ -85,6 +85,14 @@ def test_set_leaderboard_visibility_hides_it_and_is_audited(client, arena):
     assert bad.status_code == 422
 
 
+def test_request_validation_errors_answer_the_one_error_shape(client, arena):
+    bad = client.post(f"{PHASE}/leaderboard", json={"visibility": "secret"},
+                      headers=arena.auth("organiser"))
+    body = bad.json()
+    assert bad.status_code == 422 and body["problems"] == []
+    assert body["detail"].startswith("body.visibility: ") and "'public'" in body["detail"]
+
+
 def test_download_submission_returns_the_stored_zip(client, arena, good_zip):
     sub_id = post_zip(client, arena, good_zip).json()["id"]
     url = f"/api/organiser/submissions/{sub_id}/download"
