@@ -93,10 +93,15 @@ def current_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def organiser(user: CurrentUser) -> User:
+def must_organise(user: User, refusal: str) -> User:
+    """``user`` if they organise; ApiError 403 with ``refusal`` otherwise."""
     if not user.is_organiser:
-        raise ApiError(403, "organisers only")
+        raise ApiError(403, refusal)
     return user
+
+
+def organiser(user: CurrentUser) -> User:
+    return must_organise(user, "organisers only")
 
 
 Organiser = Annotated[User, Depends(organiser)]

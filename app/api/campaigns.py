@@ -10,18 +10,8 @@ from pydantic import BaseModel, Field
 from app.accounts import AccountError
 from app.deps import ChallengeFromPath, Organiser, PhaseFromPath, SessionDep
 from app.errors import ApiError
-from app.judging import qualification
-from app.judging.campaigns import (
-    MAX_REPEAT_SHARE,
-    CampaignError,
-    CampaignOptions,
-    add_judge,
-    close_campaign,
-    open_campaign,
-    open_campaign_of,
-    parse_scale,
-    sign_in_link,
-)
+from app.judging import campaigns, qualification
+from app.judging.campaigns import MAX_REPEAT_SHARE, CampaignError, CampaignOptions
 from app.judging.models import Campaign
 from app.judging.qualification import QualificationError
 
@@ -103,10 +93,10 @@ def confirm_qualification(user: Organiser, phase: PhaseFromPath, body: Qualifica
 def create_campaign(user: Organiser, phase: PhaseFromPath, body: CampaignRequest,
                     session: SessionDep) -> CampaignAnswer:
     try:
-        options = CampaignOptions(scale=parse_scale(body.scale), criteria=body.criteria,
+        options = CampaignOptions(scale=campaigns.parse_scale(body.scale), criteria=body.criteria,
                                   repeat_share=body.repeats, submissions=body.submissions,
                                   method=body.method)
-        campaign = open_campaign(session, phase, options, actor=user)
+        campaign = campaigns.open_campaign(session, phase, options, actor=user)
     except CampaignError as exc:
         raise ApiError(409, str(exc)) from exc
     return campaign_answer(campaign)
@@ -114,10 +104,10 @@ def create_campaign(user: Organiser, phase: PhaseFromPath, body: CampaignRequest
 
 @router.post("/phases/{phase}/campaign/close")
 def end_campaign(user: Organiser, phase: PhaseFromPath, session: SessionDep) -> CampaignAnswer:
-    campaign = open_campaign_of(session, phase)
+    campaign = campaigns.open_campaign_of(session, phase)
     if campaign is None:
         raise ApiError(409, f"phase {phase.slug} has no open campaign")
-    close_campaign(session, campaign, actor=user)
+    campaigns.close_campaign(session, campaign, actor=user)
     return campaign_answer(campaign)
 
 
@@ -126,9 +116,9 @@ def create_judge(user: Organiser, challenge: ChallengeFromPath, body: JudgeReque
                  session: SessionDep) -> JudgeAnswer:
     """A judge and their personal sign-in link (shown once)."""
     try:
-        judge, token = add_judge(session, challenge, body.name, email=body.email, actor=user)
+        judge, token = campaigns.add_judge(session, challenge, body.name, email=body.email, actor=user)
     except CampaignError as exc:
         raise ApiError(409, str(exc)) from exc
     except AccountError as exc:
         raise ApiError(400, str(exc)) from exc
-    return JudgeAnswer(judge=judge.name, link=sign_in_link(token), token=token)
+    return JudgeAnswer(judge=judge.name, link=campaigns.sign_in_link(token), token=token)

@@ -10,13 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
-
 from app import accounts, audit
 from app.bundles.load import BundleError, install_bundle
 from app.commands.common import EXIT_INVALID, database, error
 from app.db import ensure_schema
-from app.models import Challenge
+from app.errors import ApiError
+from app.lookups import find_challenge
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -91,10 +90,11 @@ def _challenge_load(args: argparse.Namespace) -> int:
 def _team_add(args: argparse.Namespace) -> int:
     try:
         with database() as session:
-            challenge = session.scalar(select(Challenge).where(Challenge.slug == args.challenge))
-            if challenge is None:
+            try:
+                challenge = find_challenge(session, args.challenge)
+            except ApiError:
                 return error(f"no challenge with slug {args.challenge!r} "
-                              f"(load one with `raim challenge load DIR`)")
+                             f"(load one with `raim challenge load DIR`)")
             member = None
             if args.member:
                 member = accounts.find_user(session, args.member) or \

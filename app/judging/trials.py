@@ -174,12 +174,9 @@ def _validate(trial: Trial, scores: object, criteria: object) -> list[str]:
     problems: list[str] = []
     if not isinstance(scores, dict) or not scores:
         return ["scores must be an object mapping labels to scores, e.g. {\"A\": 7}"]
-    for label, value in scores.items():
-        if label not in known:
-            problems.append(f"scores.{label}: no candidate labelled {label!r} in this trial "
-                            f"(labels: {', '.join(sorted(known))})")
-        else:
-            _check_score(campaign, f"scores.{label}", value, problems)
+    labels = ", ".join(sorted(known))
+    _check_named(campaign, "scores", scores, known, problems,
+                 lambda label: f"no candidate labelled {label!r} in this trial (labels: {labels})")
     if criteria is None:
         return problems
     if not campaign.criteria:
@@ -193,13 +190,19 @@ def _validate(trial: Trial, scores: object, criteria: object) -> list[str]:
         elif not isinstance(values, dict):
             problems.append(f"criteria.{label} must map criteria to scores")
         else:
-            for name, value in values.items():
-                if name not in CRITERIA:
-                    problems.append(f"criteria.{label}.{name}: unknown criterion "
-                                    f"(known: {', '.join(CRITERIA)})")
-                else:
-                    _check_score(campaign, f"criteria.{label}.{name}", value, problems)
+            _check_named(campaign, f"criteria.{label}", values, set(CRITERIA), problems,
+                         lambda _name: f"unknown criterion (known: {', '.join(CRITERIA)})")
     return problems
+
+
+def _check_named(campaign: Campaign, where: str, given: dict, known: set[str],
+                 problems: list[str], unknown: Callable[[str], str]) -> None:
+    """Each ``name: score`` of ``given``: a known name (else ``unknown(name)``), on the scale."""
+    for name, value in given.items():
+        if name not in known:
+            problems.append(f"{where}.{name}: {unknown(name)}")
+        else:
+            _check_score(campaign, f"{where}.{name}", value, problems)
 
 
 def record_ratings(session: Session, user: User, trial_id: str, scores: dict[str, Any],

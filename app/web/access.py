@@ -12,8 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.deps import SESSION_USER_KEY, SessionDep, optional_user, owned
-from app.errors import ApiError, SignInRequired
+from app.deps import SESSION_USER_KEY, SessionDep, must_organise, optional_user, owned
+from app.errors import SignInRequired
 from app.models import Submission, User
 from app.web.csrf import csrf_token
 
@@ -51,9 +51,7 @@ SignedIn = Annotated[User, Depends(signed_in)]
 
 
 def organiser_only(user: SignedIn) -> User:
-    if not user.is_organiser:
-        raise ApiError(403, "This page is for the challenge organisers only.")
-    return user
+    return must_organise(user, "This page is for the challenge organisers only.")
 
 
 OrganiserPage = Annotated[User, Depends(organiser_only)]

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from app import organiser as actions
 from app.bundles.load import BundleError, install_bundle
@@ -109,22 +109,25 @@ def set_visibility(request: Request, user: OrganiserPage, phase: PhaseFromPath,
 def rescore_phase(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                   session: SessionDep) -> RedirectResponse:
     ids = actions.rescore_phase(session, phase, session.get_one(User, user.id))
-    session.commit()
-    queue.enqueue(ids)
-    flash(request, "ok", f"{len(ids)} submission(s) of “{phase.title}” queued for rescoring; "
-                         "their previous results are kept in the audit log.")
-    return RedirectResponse(f"/organiser/challenges/{phase.challenge.slug}", status_code=303)
+    return _queued(request, session, ids, f"{len(ids)} submission(s) of “{phase.title}”",
+                   f"/organiser/challenges/{phase.challenge.slug}")
 
 
 @router.post("/submissions/{submission_id}/rescore", dependencies=[Depends(require_csrf)])
 def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFromPath,
                        session: SessionDep) -> RedirectResponse:
     ids = actions.rescore_submission(session, sub, session.get_one(User, user.id))
+    return _queued(request, session, ids, f"Submission #{sub.id}", f"/submissions/{sub.id}")
+
+
+def _queued(request: Request, session: Session, ids: list[int], what: str,
+            back: str) -> RedirectResponse:
+    """Commit the rescoring, then queue it, say so, and go back to ``back``."""
     session.commit()
     queue.enqueue(ids)
-    flash(request, "ok", f"Submission #{sub.id} queued for rescoring; its previous "
-                         "results are kept in the audit log.")
-    return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
+    flash(request, "ok", f"{what} queued for rescoring; the previous results are kept in the "
+                         "audit log.")
+    return RedirectResponse(back, status_code=303)
 
 
 @router.get("/queue", response_class=HTMLResponse)

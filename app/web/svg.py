@@ -35,6 +35,11 @@ def nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
     return [round(start + i * step, 10) for i in range(intervals + 1)]
 
 
+def _svg_open(width: float, height: float, label: str) -> str:
+    return (f'<svg class="plot" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">')
+
+
 def score_plot(points: list[tuple[str, float]], mean: float | None = None) -> Markup:
     """A bar per image (name, score), in the given order, with the mean as a dashed line.
 
@@ -53,8 +58,7 @@ def score_plot(points: list[tuple[str, float]], mean: float | None = None) -> Ma
     slot = plot_w / len(points)
     bar_w = max(slot * 0.7, 1.0)
     every = max(1, math.ceil(len(points) / MAX_LABELS))
-    parts = [f'<svg class="plot" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-label="Score of each image" xmlns="http://www.w3.org/2000/svg">']
+    parts = [_svg_open(WIDTH, HEIGHT, "Score of each image")]
     for tick in ticks:
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" '
                      f'y2="{y(tick):.1f}"/><text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" '
@@ -91,8 +95,7 @@ def _frame(rows: int, low: float, high: float, label: str) -> tuple[list[str], o
     def x(value: float) -> float:
         return FINAL_LEFT + plot_w * (value - lo) / ((hi - lo) or 1.0)
 
-    parts = [f'<svg class="plot" viewBox="0 0 {FINAL_WIDTH} {height}" role="img" '
-             f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">']
+    parts = [_svg_open(FINAL_WIDTH, height, label)]
     for tick in ticks:
         parts.append(f'<line class="grid" x1="{x(tick):.1f}" x2="{x(tick):.1f}" '
                      f'y1="{FINAL_TOP}" y2="{height - FINAL_BOTTOM}"/><text x="{x(tick):.1f}" '
