@@ -130,7 +130,9 @@ def confirm_finalists(request: Request, user: OrganiserPage, phase: PhaseFromPat
 @router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign",
              dependencies=[Depends(require_csrf)])
 async def start_campaign(request: Request, user: OrganiserPage, phase: PhaseFromPath,
-                         session: SessionDep) -> RedirectResponse:
+                         session: SessionDep, scale: Annotated[str, Form()] = "1-10",
+                         criteria: Annotated[str, Form()] = "",
+                         repeats: Annotated[str, Form()] = "0.05") -> RedirectResponse:
     """The desk's form: ``scale``, ``criteria``, ``repeats`` (a share, as in the API) and one
     ``submission:<team>`` field per finalist whose submission is not its last one."""
     form = await request.form()  # the submission:<team> fields are named by the finalists
@@ -138,10 +140,8 @@ async def start_campaign(request: Request, user: OrganiserPage, phase: PhaseFrom
     chosen = {key.removeprefix("submission:"): int(str(value)) for key, value in form.items()
               if key.startswith("submission:") and str(value).isdigit()}
     try:
-        options = CampaignOptions(scale=parse_scale(str(form.get("scale", "1-10"))),
-                                  criteria=form.get("criteria") == "on",
-                                  repeat_share=float(str(form.get("repeats", "0.05"))),
-                                  submissions=chosen)
+        options = CampaignOptions(scale=parse_scale(scale), criteria=criteria == "on",
+                                  repeat_share=float(repeats), submissions=chosen)
         open_campaign(session, phase, options, actor=user)
     except (CampaignError, ValueError) as exc:
         flash(request, "error", f"The campaign was not opened: {exc}")

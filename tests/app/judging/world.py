@@ -106,8 +106,8 @@ def build_world(root: Path, *, finalists: int = 10, images: int = 4, size: int =
                 objective: list[float] | None = None) -> World:
     """Challenge ``raim-judged``: validation (paired, ended) and final (unpaired, still open).
 
-    Images are 112x112: uploads are checked against the metrics' minimum side (104), which
-    app.evaluation currently applies to unpaired phases too.
+    Images are 112x112, the smallest round size the metrics accept (104 after the 4-pixel
+    crop, for NIQE), so the same sample set could also be scored.
     """
     ensure_schema()
     samples = write_sample_set(root / "samples", count=images, size=size)
