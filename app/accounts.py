@@ -106,6 +106,16 @@ def team_of(session: Session, user: User, challenge: Challenge) -> Team | None:
                                             TeamMember.user_id == user.id))
 
 
+def teams_of(session: Session, user: User) -> list[Team]:
+    """Every team ``user`` belongs to, one per challenge at most."""
+    return list(session.scalars(select(Team).join(TeamMember).where(TeamMember.user_id == user.id)))
+
+
+def team_ids(session: Session, user: User | None) -> set[int]:
+    """The ids of the teams ``user`` belongs to; none for an anonymous viewer."""
+    return set() if user is None else {team.id for team in teams_of(session, user)}
+
+
 def add_member(session: Session, team: Team, user: User) -> TeamMember:
     """Put ``user`` in ``team``; one team per user per challenge."""
     current = team_of(session, user, team.challenge)

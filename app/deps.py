@@ -25,15 +25,14 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts import user_for_token
+from app.accounts import team_ids, user_for_token
 from app.db import session_scope
 from app.errors import ApiError
 from app.judging.campaigns import is_judge
 from app.lookups import find_challenge, find_phase, find_submission
-from app.models import Challenge, Phase, Submission, TeamMember, User
+from app.models import Challenge, Phase, Submission, User
 
 SESSION_COOKIE = "raim_session"
 SESSION_USER_KEY = "user_id"
@@ -115,12 +114,6 @@ def judge_user(user: CurrentUser, session: SessionDep) -> User:
 
 
 JudgeUser = Annotated[User, Depends(judge_user)]
-
-
-def team_ids(session: Session, user: User | None) -> set[int]:
-    if user is None:
-        return set()
-    return set(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user.id)))
 
 
 def challenge_from_path(challenge: str, session: SessionDep) -> Challenge:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import OptionalUser, PhaseFromPath, SessionDep, team_ids
+from app.accounts import team_ids
+from app.deps import OptionalUser, PhaseFromPath, SessionDep
 from app.errors import ApiError
 from app.leaderboard import phase_leaderboard, visible_rows
 

@@ -21,6 +21,7 @@ from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import teams_of
 from app.config import Settings
 from app.db import session_scope
 from app.errors import ApiError
@@ -29,7 +30,7 @@ from app.intake.quotas import check_quota, lock_team, phase_label
 from app.intake.receive import ReceivedFile, receive_form
 from app.jobs import queue
 from app.judging.qualification import refusal
-from app.models import Challenge, Phase, Submission, Team, TeamMember, User, utcnow
+from app.models import Challenge, Phase, Submission, Team, User, utcnow
 from app.storage import dataset_dir
 from metrics.images import InvalidInput, Inventory, Problem
 
@@ -51,10 +52,6 @@ def is_open(phase: Phase, now: datetime) -> bool:
     return (phase.start is None or phase.start <= now) and (phase.end is None or now <= phase.end)
 
 
-def user_teams(session: Session, user: User) -> list[Team]:
-    return list(session.scalars(select(Team).join(TeamMember).where(TeamMember.user_id == user.id)))
-
-
 def _phases_of(session: Session, teams: list[Team]) -> list[tuple[Phase, Team]]:
     by_challenge = {team.challenge_id: team for team in teams}
     phases = session.scalars(
@@ -73,7 +70,7 @@ def resolve_target(
 
     Without a reference: the one open paired phase among the user's teams' challenges.
     """
-    candidates = _phases_of(session, user_teams(session, user))
+    candidates = _phases_of(session, teams_of(session, user))
     if not candidates:
         raise ApiError(HTTPStatus.FORBIDDEN, "this account is not a member of any team")
     if phase_ref:

@@ -9,9 +9,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts import AccountError, create_team, team_of
+from app.accounts import AccountError, create_team, team_ids, team_of
 from app.config import get_settings
-from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, team_ids
+from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep
 from app.errors import ApiError
 from app.intake.accept import receive_and_accept
 from app.intake.views import accepted_view
