@@ -17,16 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.audit import record
 from app.errors import ApiError
 from app.intake.views import submission_view
-from app.models import (
-    LEADERBOARD_VISIBILITY,
-    Challenge,
-    ImageResult,
-    Phase,
-    Submission,
-    Team,
-    User,
-    utcnow,
-)
+from app.models import LEADERBOARD_VISIBILITY, Challenge, ImageResult, Phase, Submission, Team, User, utcnow
 from metrics.registry import METRIC_NAMES
 
 CSV_COLUMNS = ("submission_id", "challenge", "phase", "team", "user", "status", "created_at",
