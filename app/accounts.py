@@ -89,6 +89,13 @@ def user_for_token(session: Session, token: str) -> User | None:
     return row.user
 
 
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    """The user's API tokens: active ones first, newest first."""
+    return list(session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
 def revoke_token(row: ApiToken) -> None:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
@@ -107,8 +114,9 @@ def team_of(session: Session, user: User, challenge: Challenge) -> Team | None:
 
 
 def teams_of(session: Session, user: User) -> list[Team]:
-    """Every team ``user`` belongs to, one per challenge at most."""
-    return list(session.scalars(select(Team).join(TeamMember).where(TeamMember.user_id == user.id)))
+    """Every team ``user`` belongs to (one per challenge at most), oldest first."""
+    return list(session.scalars(select(Team).join(TeamMember).where(TeamMember.user_id == user.id)
+                                .order_by(Team.created_at, Team.id)))
 
 
 def team_ids(session: Session, user: User | None) -> set[int]:

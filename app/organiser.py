@@ -96,6 +96,30 @@ def _csv_row(challenge: Challenge, sub: Submission) -> dict:
     }
 
 
+def challenge_submissions(session: Session, challenge: Challenge, limit: int) -> list[Submission]:
+    """The challenge's latest submissions, newest first, with their team and phase."""
+    return list(session.scalars(
+        select(Submission).join(Phase).where(Phase.challenge_id == challenge.id)
+        .options(selectinload(Submission.team), selectinload(Submission.phase))
+        .order_by(Submission.id.desc()).limit(limit)))
+
+
+def waiting_submissions(session: Session) -> list[Submission]:
+    """Queued and scoring submissions, oldest first."""
+    return list(session.scalars(
+        select(Submission).where(Submission.status.in_(("queued", "scoring")))
+        .options(selectinload(Submission.phase).selectinload(Phase.challenge))
+        .order_by(Submission.created_at, Submission.id)))
+
+
+def recent_failures(session: Session, limit: int) -> list[Submission]:
+    """The latest failed submissions, with their team."""
+    return list(session.scalars(
+        select(Submission).where(Submission.status == "failed")
+        .options(selectinload(Submission.team))
+        .order_by(Submission.finished_at.desc(), Submission.id.desc()).limit(limit)))
+
+
 def _age(now: datetime, then: datetime | None) -> float | None:
     return None if then is None else round((now - then).total_seconds(), 3)
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from app.intake.accept import Accepted
-from app.models import ImageResult, Submission
+from app.models import ImageResult, Submission, Team
 from metrics.registry import METRIC_NAMES
 
 FINISHED = ("scored", "failed")
+
+
+def team_submissions(session: Session, team: Team, limit: int) -> list[Submission]:
+    """The team's latest submissions, newest first."""
+    return list(session.scalars(
+        select(Submission).where(Submission.team_id == team.id)
+        .order_by(Submission.created_at.desc(), Submission.id.desc()).limit(limit)))
 
 
 def accepted_view(accepted: Accepted, status_url: str) -> dict:

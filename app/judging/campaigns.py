@@ -179,6 +179,12 @@ def is_judge(session: Session, user: User) -> bool:
                                            .limit(1)) is not None
 
 
+def judges_of(session: Session, challenge: Challenge) -> list[Judge]:
+    """The challenge's judges, by name."""
+    return list(session.scalars(select(Judge).where(Judge.challenge_id == challenge.id)
+                                .order_by(Judge.name)))
+
+
 def add_judge(session: Session, challenge: Challenge, name: str, *, email: str | None = None,
               actor: User | None = None) -> tuple[Judge, str]:
     """A judge of ``challenge`` and a fresh sign-in token (returned once, stored hashed)."""

@@ -142,6 +142,21 @@ def trial_view(trial: Trial, image_url: Callable[[str], str]) -> dict:
     }
 
 
+def judge_progress(session: Session, campaign: Campaign) -> list[dict]:
+    """Per judge of the campaign: trials drawn and trials fully rated, by judge name."""
+    counts = session.execute(
+        select(Judge.name, Trial.id, func.count(Candidate.id), func.count(Rating.id))
+        .join(Trial, Trial.judge_id == Judge.id).join(Candidate, Candidate.trial_id == Trial.id)
+        .outerjoin(Rating, Rating.candidate_id == Candidate.id)
+        .where(Trial.campaign_id == campaign.id).group_by(Judge.name, Trial.id))
+    by_judge: dict[str, list[int]] = {}
+    for name, _trial, shown, rated in counts:
+        entry = by_judge.setdefault(name, [0, 0])
+        entry[0] += 1
+        entry[1] += int(shown == rated)
+    return [{"judge": n, "trials": t, "rated": r} for n, (t, r) in sorted(by_judge.items())]
+
+
 def progress(trials: list[Trial]) -> dict:
     done = sum(1 for t in trials if is_rated(t))
     return {"rated": done, "total": len(trials)}

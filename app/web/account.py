@@ -7,14 +7,21 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from app.accounts import AccountError, authenticate, create_token, create_user, revoke_token
+from app.accounts import (
+    AccountError,
+    authenticate,
+    create_token,
+    create_user,
+    revoke_token,
+    teams_of,
+    tokens_of,
+)
 from app.config import get_settings
 from app.deps import SessionDep
 from app.errors import ApiError
-from app.models import ApiToken, Team, TeamMember, User
+from app.models import ApiToken, User
 from app.security import MIN_PASSWORD_LENGTH
 from app.web.access import PAGE_ROUTES, SignedIn, Viewer, sign_in, sign_out
 from app.web.csrf import require_csrf
@@ -88,16 +95,9 @@ def sign_out_form(request: Request) -> RedirectResponse:
 
 def _account_page(request: Request, session: Session, user: User,
                   new_token: dict | None = None) -> HTMLResponse:
-    teams = session.scalars(
-        select(Team).join(TeamMember).where(TeamMember.user_id == user.id)
-        .options(selectinload(Team.challenge),
-                 selectinload(Team.members).selectinload(TeamMember.user))
-        .order_by(Team.created_at)).all()
-    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
-                             .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(),
-                                       ApiToken.id.desc())).all()
     return render(request, "account.html", {
-        "user": user, "section": "account", "teams": teams, "tokens": tokens,
+        "user": user, "section": "account", "teams": teams_of(session, user),
+        "tokens": tokens_of(session, user),
         "new_token": new_token, "base_url": get_settings().base_url.rstrip("/")})
 
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func, select
 
 from app.accounts import AccountError, user_for_token
 from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
@@ -20,15 +19,16 @@ from app.judging.campaigns import (
     add_judge,
     close_campaign,
     is_judge,
+    judges_of,
     latest_campaign,
     open_campaign,
     open_campaign_of,
     parse_scale,
     sign_in_link,
 )
-from app.judging.models import Candidate, Judge, Rating, Trial
 from app.judging.qualification import QualificationError
 from app.judging.results import visible_results
+from app.judging.trials import judge_progress
 from app.models import Challenge
 from app.web.access import PAGE_ROUTES, OrganiserPage, SignedIn, Viewer, sign_in
 from app.web.csrf import require_csrf
@@ -69,33 +69,15 @@ def inspect_page(request: Request, user: OrganiserPage,
 
 
 def _desk_context(session: SessionDep, challenge: Challenge) -> dict:
-    finals = [p for p in challenge.phases if p.kind == "unpaired"]
     phases = []
-    for phase in finals:
+    for phase in (p for p in challenge.phases if p.kind == "unpaired"):
         campaign = latest_campaign(session, phase)
         phases.append({
             "phase": phase, "campaign": campaign,
             "proposed": qualification.proposed(session, phase),
             "confirmed": qualification.confirmed(session, phase),
-            "progress": _progress(session, campaign.id) if campaign else []})
-    judges = session.scalars(select(Judge).where(Judge.challenge_id == challenge.id)
-                             .order_by(Judge.name)).all()
-    return {"challenge": challenge, "phases": phases, "judges": judges}
-
-
-def _progress(session: SessionDep, campaign_id: int) -> list[dict]:
-    """Per judge: trials drawn and trials fully rated."""
-    counts = session.execute(
-        select(Judge.name, Trial.id, func.count(Candidate.id), func.count(Rating.id))
-        .join(Trial, Trial.judge_id == Judge.id).join(Candidate, Candidate.trial_id == Trial.id)
-        .outerjoin(Rating, Rating.candidate_id == Candidate.id)
-        .where(Trial.campaign_id == campaign_id).group_by(Judge.name, Trial.id))
-    by_judge: dict[str, list[int]] = {}
-    for name, _trial, shown, rated in counts:
-        entry = by_judge.setdefault(name, [0, 0])
-        entry[0] += 1
-        entry[1] += int(shown == rated)
-    return [{"judge": n, "trials": t, "rated": r} for n, (t, r) in sorted(by_judge.items())]
+            "progress": judge_progress(session, campaign) if campaign else []})
+    return {"challenge": challenge, "phases": phases, "judges": judges_of(session, challenge)}
 
 
 @router.get("/organiser/challenges/{challenge}/judging", response_class=HTMLResponse)

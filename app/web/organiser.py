@@ -9,8 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from app import organiser as actions
 from app.bundles.load import BundleError, install_bundle
@@ -19,7 +18,7 @@ from app.config import get_settings
 from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
 from app.jobs import queue
 from app.jobs.broker import uses_broker
-from app.models import LEADERBOARD_VISIBILITY, Phase, Submission, User, utcnow
+from app.models import LEADERBOARD_VISIBILITY, User, utcnow
 from app.web.access import PAGE_ROUTES, OrganiserPage
 from app.web.csrf import require_csrf
 from app.web.templating import flash, render
@@ -79,10 +78,7 @@ def _scratch(data_dir: Path) -> Path:
 @router.get("/challenges/{challenge}", response_class=HTMLResponse)
 def organiser_challenge(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
                         session: SessionDep) -> HTMLResponse:
-    submissions = session.scalars(
-        select(Submission).join(Phase).where(Phase.challenge_id == challenge.id)
-        .options(selectinload(Submission.team), selectinload(Submission.phase))
-        .order_by(Submission.id.desc()).limit(LISTED_SUBMISSIONS)).all()
+    submissions = actions.challenge_submissions(session, challenge, LISTED_SUBMISSIONS)
     counts: dict[int, int] = {}
     for sub in submissions:
         counts[sub.phase_id] = counts.get(sub.phase_id, 0) + 1
@@ -133,14 +129,7 @@ def _queued(request: Request, session: Session, ids: list[int], what: str,
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, user: OrganiserPage, session: SessionDep) -> HTMLResponse:
     board = actions.queue_dashboard(session, mode="celery" if uses_broker() else "local")
-    active = session.scalars(
-        select(Submission).where(Submission.status.in_(("queued", "scoring")))
-        .options(selectinload(Submission.phase).selectinload(Phase.challenge))
-        .order_by(Submission.created_at, Submission.id)).all()
-    failures = session.scalars(
-        select(Submission).where(Submission.status == "failed")
-        .options(selectinload(Submission.team))
-        .order_by(Submission.finished_at.desc(), Submission.id.desc()).limit(RECENT_FAILURES)).all()
     return render(request, "organiser/queue.html", {
-        "user": user, "section": "organiser", "board": board, "active": active,
-        "failures": failures, "broker": uses_broker()})
+        "user": user, "section": "organiser", "board": board,
+        "active": actions.waiting_submissions(session),
+        "failures": actions.recent_failures(session, RECENT_FAILURES), "broker": uses_broker()})

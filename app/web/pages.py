@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts import AccountError, create_team, team_ids, team_of
@@ -14,9 +13,9 @@ from app.config import get_settings
 from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep
 from app.errors import ApiError
 from app.intake.accept import receive_and_accept
-from app.intake.views import accepted_view
+from app.intake.views import accepted_view, team_submissions
 from app.leaderboard import phase_leaderboard, visible_rows
-from app.models import Challenge, Submission, Team, User, utcnow
+from app.models import Challenge, User, utcnow
 from app.web.access import PAGE_ROUTES, OwnedSubmissionPage, SignedIn, Viewer
 from app.web.csrf import require_csrf, require_csrf_header
 from app.web.downloads import inputs_zip
@@ -39,12 +38,7 @@ def _challenge_page(request: Request, session: Session, user: User | None, chall
                     new_token: dict | None = None) -> HTMLResponse:
     team = team_of(session, user, challenge) if user is not None else None
     now = utcnow()
-    submissions: list[Submission] = []
-    if team is not None:
-        submissions = list(session.scalars(
-            select(Submission).where(Submission.team_id == team.id)
-            .order_by(Submission.created_at.desc(), Submission.id.desc())
-            .limit(RECENT_SUBMISSIONS)))
+    submissions = team_submissions(session, team, RECENT_SUBMISSIONS) if team is not None else []
     return render(request, "challenge.html", {
         "user": user, "section": "challenges", "challenge": challenge, "team": team,
         "phases": [phase_view(session, p, user, team, now) for p in challenge.phases],
@@ -143,8 +137,7 @@ def leaderboard_page(request: Request, user: Viewer, phase: PhaseFromPath,
                         judge=bool(user and user.is_judge))
     if rows is None:
         raise ApiError(404, f"The leaderboard of “{phase.title}” is not published.")
-    team = session.scalar(select(Team).where(Team.challenge_id == challenge.id,
-                                             Team.id.in_(mine))) if mine else None
+    team = team_of(session, user, challenge) if user is not None else None
     return render(request, "leaderboard.html", {
         "user": user, "section": "challenges", "challenge": challenge, "phase": phase,
         "rows": rows, "my_team_ids": mine, "metrics": METRICS,
