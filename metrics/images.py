@@ -254,7 +254,8 @@ def pair_images(
             if gt
             else Problem(f"{stem}.*", f"missing: the phase has an input named {ref_stems[stem]}")
         )
-    for stem in sorted(pred_stems.keys() - ref_stems.keys() if ref else ()):
+    extra = sorted(pred_stems.keys() - ref_stems.keys()) if ref else []
+    for stem in extra:
         problems.append(
             Problem(
                 pred_stems[stem],

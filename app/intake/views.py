@@ -1,4 +1,5 @@
-"""How a submission is shown: the JSON of GET /api/submissions/{id}, also kept in the audit log."""
+"""How a submission is shown: the JSON of GET /api/submissions/{id} (also kept in the audit log),
+the answer to an accepted upload, and a team's latest submissions."""
 
 from __future__ import annotations
 
