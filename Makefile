@@ -38,7 +38,7 @@ test: setup
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check app metrics scoring tests bench
+	$(BIN)/ruff check app metrics scoring tests bench migrations
 
 bench-quick: setup
 	$(BIN)/python bench/score_bench.py --quick

@@ -89,6 +89,13 @@ def user_for_token(session: Session, token: str) -> User | None:
     return row.user
 
 
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    """The user's API tokens: active ones first, newest first."""
+    return list(session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
 def revoke_token(row: ApiToken) -> None:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
@@ -104,6 +111,17 @@ def team_of(session: Session, user: User, challenge: Challenge) -> Team | None:
     return session.scalar(
         select(Team).join(TeamMember).where(Team.challenge_id == challenge.id,
                                             TeamMember.user_id == user.id))
+
+
+def teams_of(session: Session, user: User) -> list[Team]:
+    """Every team ``user`` belongs to (one per challenge at most), oldest first."""
+    return list(session.scalars(select(Team).join(TeamMember).where(TeamMember.user_id == user.id)
+                                .order_by(Team.created_at, Team.id)))
+
+
+def team_ids(session: Session, user: User | None) -> set[int]:
+    """The ids of the teams ``user`` belongs to; none for an anonymous viewer."""
+    return set() if user is None else {team.id for team in teams_of(session, user)}
 
 
 def add_member(session: Session, team: Team, user: User) -> TeamMember:

@@ -40,8 +40,6 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     sweep_interval_seconds: int = 30  # how often stuck submissions are looked for
     max_wait_seconds: int = 600  # cap on POST /score?wait=SECONDS
-    # Test-only: while this file exists the worker holds a claimed job before scoring it.
-    hold_scoring_file: Path | None = None
     # Ground-truth DISTS feature cache of metrics.pipeline.FastScorer (off while 0 bytes):
     # ~104 MB of disk per 1024x1024 ground truth from stage 3, ~488 MB from stage 1.
     dists_cache_dir: Path | None = None  # None: dists_cache_path, under data_dir

@@ -3,9 +3,13 @@
 SQLite (the default, a file under RAIM_DATA_DIR) runs in WAL mode with foreign keys on
 and a busy timeout; its transactions begin explicitly so that a caller can ask for
 ``BEGIN IMMEDIATE`` (``session_scope(immediate=True)``) to serialise writers, the SQLite
-counterpart of ``SELECT ... FOR UPDATE`` on PostgreSQL. ``ensure_schema()`` brings the
-database to the newest migration once per process and is safe when several processes
-start at once (an advisory lock on PostgreSQL, an immediate transaction on SQLite).
+counterpart of ``SELECT ... FOR UPDATE`` on PostgreSQL.
+
+Sessions never migrate. Each process brings the schema up to date once, explicitly, where it
+starts: ``create_app``'s start-up, ``raim worker``, and the commands that use the database
+(``app.commands.common.database``). ``ensure_schema()`` does it once per process and URL and
+is safe when several processes start at once (an advisory lock on PostgreSQL, an immediate
+transaction on SQLite).
 """
 
 from __future__ import annotations
@@ -113,13 +117,12 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
 
 @contextmanager
 def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterator[Session]:
-    """A session committed on success and rolled back on error, schema upgraded first.
+    """A session committed on success and rolled back on error (the schema is not touched).
 
     ``immediate=True`` starts the transaction with ``BEGIN IMMEDIATE`` on SQLite so that
     read-then-write sequences (quota checks) cannot interleave; on PostgreSQL it changes
     nothing and callers lock rows with ``with_for_update()``.
     """
-    ensure_schema(url)
     session = session_factory(url)()
     try:
         if immediate and is_sqlite(session):

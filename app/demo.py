@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from app.accounts import create_team, create_token, find_team
-from app.bundles import install_bundle
+from app.bundles.load import install_bundle
 from app.config import Settings
 from app.db import session_scope
-from app.models import Challenge
+from app.lookups import find_challenge
 from metrics.samples import write_sample_set
 
 DEMO_SLUG = "demo"
@@ -57,7 +55,7 @@ def install_demo(settings: Settings) -> Demo:
     (root / "challenge.yaml").write_text(BUNDLE_YAML)
     install_bundle(root)
     with session_scope() as session:
-        challenge = session.scalars(select(Challenge).where(Challenge.slug == DEMO_SLUG)).one()
+        challenge = find_challenge(session, DEMO_SLUG)
         team = find_team(session, challenge, DEMO_TEAM)
         if team is None:
             _, token = create_team(session, challenge, DEMO_TEAM)

@@ -1,10 +1,22 @@
-"""FastAPI dependencies: the database session, who is asking, organiser-only, team-owns-submission.
+"""FastAPI dependencies: the request's database session, who is asking, and what the path names.
+
+The request's database session is handled here and nowhere else. ``SessionDep`` is one
+session per request (``app.db.session_scope``): committed when the route returns normally,
+rolled back when it raises. A route commits earlier itself only when something must happen
+after the commit and before the answer (queueing a job, showing a token). ``WriteSessionDep``
+is the same for routes that read and then write: ``BEGIN IMMEDIATE`` on SQLite, so that
+another writer cannot slip in between.
 
 A caller is identified by ``Authorization: Bearer <token>`` (scripts) or by the signed
 session cookie ``raim_session`` (browsers; key ``user_id``), in a short transaction of its
 own. The request's session depends on that, so it always opens afterwards: on SQLite a
 transaction that has read cannot write once another connection has committed, and an
 immediate one would block the caller lookup.
+
+Path lookups (``ChallengeFromPath``, ``PhaseFromPath``, ``SubmissionFromPath``) read the
+``{challenge}``, ``{phase}`` and ``{submission_id}`` path parameters through app.lookups, in
+the request's ``SessionDep`` session. A route on ``WriteSessionDep`` calls app.lookups itself,
+in that session, so that every row it changes belongs to the session it commits.
 """
 
 from __future__ import annotations
@@ -13,13 +25,14 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts import user_for_token
+from app.accounts import team_ids, user_for_token
 from app.db import session_scope
-from app.models import Challenge, Phase, Submission, TeamMember, User
-from app.submissions import Rejected
+from app.errors import ApiError
+from app.judging.campaigns import is_judge
+from app.lookups import find_challenge, find_phase, find_submission
+from app.models import Challenge, Phase, Submission, User
 
 SESSION_COOKIE = "raim_session"
 SESSION_USER_KEY = "user_id"
@@ -45,7 +58,7 @@ def optional_user(request: Request) -> User | None:
     with session_scope(immediate=token is not None) as session:
         user = user_for_token(session, token) if token is not None else session.get(User, user_id)
         if user is None and token is not None:
-            raise Rejected(401, "invalid or revoked API token",
+            raise ApiError(401, "invalid or revoked API token",
                            headers={"WWW-Authenticate": "Bearer"})
         return user
 
@@ -71,7 +84,7 @@ WriteSessionDep = Annotated[Session, Depends(get_write_session)]
 
 def current_user(user: OptionalUser) -> User:
     if user is None:
-        raise Rejected(401, "sign in, or send 'Authorization: Bearer <your API token>'",
+        raise ApiError(401, "sign in, or send 'Authorization: Bearer <your API token>'",
                        headers={"WWW-Authenticate": "Bearer"})
     return user
 
@@ -79,43 +92,57 @@ def current_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def organiser(user: CurrentUser) -> User:
+def must_organise(user: User, refusal: str) -> User:
+    """``user`` if they organise; ApiError 403 with ``refusal`` otherwise."""
     if not user.is_organiser:
-        raise Rejected(403, "organisers only")
+        raise ApiError(403, refusal)
     return user
+
+
+def organiser(user: CurrentUser) -> User:
+    return must_organise(user, "organisers only")
 
 
 Organiser = Annotated[User, Depends(organiser)]
 
 
-def team_ids(session: Session, user: User | None) -> set[int]:
-    if user is None:
-        return set()
-    return set(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user.id)))
+def judge_user(user: CurrentUser, session: SessionDep) -> User:
+    """The caller, who must be a judge of some challenge."""
+    if not is_judge(session, user):
+        raise ApiError(403, "this is for judges only")
+    return user
 
 
-def owned_submission(submission_id: int, user: CurrentUser, session: SessionDep) -> Submission:
-    """The submission if the caller's team made it (or the caller organises); 404 otherwise."""
-    sub = session.get(Submission, submission_id)
-    if sub is None or not (user.is_organiser or sub.team_id in team_ids(session, user)):
-        raise Rejected(404, f"submission {submission_id} not found")
-    return sub
+JudgeUser = Annotated[User, Depends(judge_user)]
 
 
-OwnedSubmission = Annotated[Submission, Depends(owned_submission)]
-
-
-def find_phase(session: Session, challenge: str, phase: str) -> Phase:
-    """The phase named by its challenge's slug and its own; 404 naming both when absent."""
-    found = session.scalar(select(Phase).join(Challenge)
-                           .where(Challenge.slug == challenge, Phase.slug == phase))
-    if found is None:
-        raise Rejected(404, f"challenge {challenge!r} has no phase {phase!r}")
-    return found
+def challenge_from_path(challenge: str, session: SessionDep) -> Challenge:
+    return find_challenge(session, challenge)
 
 
 def phase_from_path(challenge: str, phase: str, session: SessionDep) -> Phase:
     return find_phase(session, challenge, phase)
 
 
+def submission_from_path(submission_id: int, session: SessionDep) -> Submission:
+    return find_submission(session, submission_id)
+
+
+ChallengeFromPath = Annotated[Challenge, Depends(challenge_from_path)]
 PhaseFromPath = Annotated[Phase, Depends(phase_from_path)]
+SubmissionFromPath = Annotated[Submission, Depends(submission_from_path)]
+
+
+def owned(session: Session, user: User, submission_id: int) -> Submission:
+    """The submission if ``user``'s team made it (or the user organises); 404 otherwise."""
+    sub = session.get(Submission, submission_id)
+    if sub is None or not (user.is_organiser or sub.team_id in team_ids(session, user)):
+        raise ApiError(404, f"submission {submission_id} not found")
+    return sub
+
+
+def owned_submission(submission_id: int, user: CurrentUser, session: SessionDep) -> Submission:
+    return owned(session, user, submission_id)
+
+
+OwnedSubmission = Annotated[Submission, Depends(owned_submission)]

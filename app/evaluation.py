@@ -32,11 +32,21 @@ class Evaluation:
 
 
 def inventory(
-    pred: Path, gt: Path | None, *, max_pixels: int, max_images: int | None = None
+    pred: Path,
+    gt: Path | None,
+    *,
+    max_pixels: int,
+    max_images: int | None = None,
+    inputs: Path | None = None,
 ) -> Inventory:
-    """Pair and check every file; raises metrics.images.InvalidInput listing all problems."""
+    """Pair and check every file; raises metrics.images.InvalidInput listing all problems.
+
+    Paired phases pair ``pred`` with the ground truth ``gt``; unpaired ones (``gt`` None) with
+    the phase's ``inputs`` when given (same names, same sizes), else check ``pred`` alone.
+    """
     pred_set = ImageSet(pred, "prediction")
     gt_set = ImageSet(gt, "ground truth") if gt is not None else None
+    inputs_set = ImageSet(inputs, "inputs") if gt is None and inputs is not None else None
     try:
         return pair_images(
             pred_set,
@@ -44,13 +54,14 @@ def inventory(
             max_pixels=max_pixels,
             max_images=max_images,
             min_side=RAIM_MIN_SIDE if gt is not None else 1,
+            inputs=inputs_set,
             flat_undefined=FLAT_UNDEFINED if gt is not None else (),
             crop=RAIM_CROP,
         )
     finally:
-        pred_set.close()
-        if gt_set is not None:
-            gt_set.close()
+        for images in (pred_set, gt_set, inputs_set):
+            if images is not None:
+                images.close()
 
 
 def build_scorer(settings: Settings, device: str | None = None) -> FastScorer:

@@ -21,8 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Phase, Submission, Team
-
-METRIC_COLUMNS = ("psnr", "ssim", "lpips", "dists", "niqe")
+from metrics.registry import METRIC_NAMES
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class Row:
             "submission_id": self.entry.submission_id,
             "score": self.entry.score,
         }
-        row.update({name: mean.get(name) for name in METRIC_COLUMNS})
+        row.update({name: mean.get(name) for name in METRIC_NAMES})
         row["submitted_at"] = self.entry.submitted_at.isoformat()
         return row
 

@@ -280,6 +280,9 @@ class ImageResult(Base):
     submission_id: Mapped[int] = mapped_column(
         ForeignKey("submissions.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
+    # One column per metric of metrics/registry.py (RAIM_METRICS); code reads them by those
+    # names, and tests/app/test_models.py checks that the two lists agree. A metric added to
+    # the registry needs a column here and a migration.
     psnr: Mapped[float | None] = mapped_column(Float)
     ssim: Mapped[float | None] = mapped_column(Float)
     lpips: Mapped[float | None] = mapped_column(Float)

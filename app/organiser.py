@@ -15,22 +15,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import record
-from app.leaderboard import METRIC_COLUMNS
-from app.models import (
-    LEADERBOARD_VISIBILITY,
-    Challenge,
-    ImageResult,
-    Phase,
-    Submission,
-    Team,
-    User,
-    utcnow,
-)
-from app.submissions import Rejected, submission_view
+from app.errors import ApiError
+from app.intake.views import submission_view
+from app.models import LEADERBOARD_VISIBILITY, Challenge, ImageResult, Phase, Submission, Team, User, utcnow
+from metrics.registry import METRIC_NAMES
 
 CSV_COLUMNS = ("submission_id", "challenge", "phase", "team", "user", "status", "created_at",
                "finished_at", "attempts", "image_count", "upload_bytes", "upload_sha256",
-               "original_filename", "score", *METRIC_COLUMNS, "error")
+               "original_filename", "score", *METRIC_NAMES, "error")
 
 
 def reset_for_rescore(session: Session, sub: Submission, actor: User) -> bool:
@@ -50,7 +42,7 @@ def reset_for_rescore(session: Session, sub: Submission, actor: User) -> bool:
 
 def rescore_submission(session: Session, sub: Submission, actor: User) -> list[int]:
     if not reset_for_rescore(session, sub, actor):
-        raise Rejected(HTTPStatus.CONFLICT,
+        raise ApiError(HTTPStatus.CONFLICT,
                        f"submission {sub.id} is {sub.status}; rescore it once it has finished")
     return [sub.id]
 
@@ -68,7 +60,7 @@ def rescore_phase(session: Session, phase: Phase, actor: User) -> list[int]:
 
 def set_visibility(session: Session, phase: Phase, visibility: str, actor: User) -> None:
     if visibility not in LEADERBOARD_VISIBILITY:
-        raise Rejected(HTTPStatus.BAD_REQUEST, f"visibility must be one of "
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"visibility must be one of "
                        f"{', '.join(LEADERBOARD_VISIBILITY)}, not {visibility!r}")
     record(session, "phase.leaderboard", f"phase:{phase.challenge.slug}/{phase.slug}",
            {"from": phase.leaderboard, "to": visibility}, actor=actor)
@@ -99,9 +91,33 @@ def _csv_row(challenge: Challenge, sub: Submission) -> dict:
         "upload_bytes": sub.upload_bytes, "upload_sha256": sub.upload_sha256,
         "original_filename": sub.original_filename,
         "score": "" if sub.score is None else sub.score,
-        **{m: mean.get(m, "") for m in METRIC_COLUMNS},
+        **{m: mean.get(m, "") for m in METRIC_NAMES},
         "error": sub.error or "",
     }
+
+
+def challenge_submissions(session: Session, challenge: Challenge, limit: int) -> list[Submission]:
+    """The challenge's latest submissions, newest first, with their team and phase."""
+    return list(session.scalars(
+        select(Submission).join(Phase).where(Phase.challenge_id == challenge.id)
+        .options(selectinload(Submission.team), selectinload(Submission.phase))
+        .order_by(Submission.id.desc()).limit(limit)))
+
+
+def waiting_submissions(session: Session) -> list[Submission]:
+    """Queued and scoring submissions, oldest first."""
+    return list(session.scalars(
+        select(Submission).where(Submission.status.in_(("queued", "scoring")))
+        .options(selectinload(Submission.phase).selectinload(Phase.challenge))
+        .order_by(Submission.created_at, Submission.id)))
+
+
+def recent_failures(session: Session, limit: int) -> list[Submission]:
+    """The latest failed submissions, with their team."""
+    return list(session.scalars(
+        select(Submission).where(Submission.status == "failed")
+        .options(selectinload(Submission.team))
+        .order_by(Submission.finished_at.desc(), Submission.id.desc()).limit(limit)))
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:

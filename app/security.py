@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 from argon2 import PasswordHasher
@@ -62,7 +61,3 @@ def looks_like_token(value: str) -> bool:
     """A cheap shape check before any database lookup."""
     return value.startswith(TOKEN_PREFIX) and len(value) > DISPLAY_PREFIX_LENGTH
 
-
-def token_matches(token: str, token_hash: str) -> bool:
-    """Constant-time comparison of a presented token with a stored hash."""
-    return hmac.compare_digest(hash_token(token), token_hash)

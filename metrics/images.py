@@ -254,27 +254,42 @@ def pair_images(
     max_images: int | None = None,
     min_side: int = 1,
     check_sizes: bool = True,
+    inputs: ImageSet | None = None,
     flat_undefined: tuple[str, ...] = (),
     crop: int = 0,
 ) -> Inventory:
     """Pair files by stem and check every file; raises InvalidInput with all problems.
 
-    With ``gt`` None (unpaired phases) the prediction files are checked alone.
+    With ``gt`` None (unpaired phases) the prediction files are checked alone, or, given the
+    phase's ``inputs``, paired against them: one prediction per input, nothing extra, each
+    the size of its input (pairs then carry no ground truth).
     ``flat_undefined``: the metrics that have no value for a prediction of a single colour
     inside the ``crop``-pixel border (NIQE): such predictions are refused here, before any
     model runs (``metrics.engine`` checks the exact luma plane again when scoring).
     """
-    problems = list(pred.problems) + (list(gt.problems) if gt else [])
+    if gt is not None and inputs is not None:
+        raise ValueError("pair predictions with the ground truth or with the inputs, not both")
+    ref = gt if gt is not None else inputs
+    problems = list(pred.problems) + (list(ref.problems) if ref else [])
     pred_stems = _by_stem(pred, problems)
-    gt_stems = _by_stem(gt, problems) if gt else {}
-    if gt:
-        for stem in sorted(gt_stems.keys() - pred_stems.keys()):
-            problems.append(Problem(gt_stems[stem], f"missing: no prediction named {stem}.*"))
-        for stem in sorted(pred_stems.keys() - gt_stems.keys()):
-            problems.append(
-                Problem(pred_stems[stem], "extra file: no ground-truth image has this name")
+    ref_stems = _by_stem(ref, problems) if ref else {}
+    for stem in sorted(ref_stems.keys() - pred_stems.keys()):
+        problems.append(
+            Problem(ref_stems[stem], f"missing: no prediction named {stem}.*")
+            if gt
+            else Problem(f"{stem}.*", f"missing: the phase has an input named {ref_stems[stem]}")
+        )
+    extra = sorted(pred_stems.keys() - ref_stems.keys()) if ref else []
+    for stem in extra:
+        problems.append(
+            Problem(
+                pred_stems[stem],
+                "extra file: no ground-truth image has this name"
+                if gt
+                else "extra file: the phase has no input with this name",
             )
-    stems = sorted(pred_stems.keys() & gt_stems.keys()) if gt else sorted(pred_stems)
+        )
+    stems = sorted(pred_stems.keys() & ref_stems.keys()) if ref else sorted(pred_stems)
     if not stems and not problems:
         problems.append(Problem(str(pred.path), f"no images found in the {pred.label}"))
     if max_images is not None and len(stems) > max_images:
@@ -292,21 +307,22 @@ def pair_images(
             problems.append(single_colour_problem(pred_stems[stem], flat_undefined))
         if pred_info and pred_info.bits == 16:
             sixteen_bit.append(pred_stems[stem])
-        if not gt:
+        if not ref:
             continue
-        gt_info, gt_problems = inspect_image(gt.read(gt_stems[stem]), gt_stems[stem], max_pixels)
-        problems.extend(gt_problems)
+        ref_info, ref_problems = inspect_image(ref.read(ref_stems[stem]), ref_stems[stem], max_pixels)
+        problems.extend(ref_problems)
         if (
             check_sizes
             and pred_info
-            and gt_info
-            and (pred_info.width, pred_info.height) != (gt_info.width, gt_info.height)
+            and ref_info
+            and (pred_info.width, pred_info.height) != (ref_info.width, ref_info.height)
         ):
             problems.append(
                 Problem(
                     pred_stems[stem],
-                    f"size {pred_info.width}x{pred_info.height} differs from the ground truth "
-                    f"{gt_stems[stem]} ({gt_info.width}x{gt_info.height})",
+                    f"size {pred_info.width}x{pred_info.height} differs from the "
+                    f"{'ground truth' if gt else 'input'} "
+                    f"{ref_stems[stem]} ({ref_info.width}x{ref_info.height})",
                 )
             )
     if problems:
@@ -316,5 +332,5 @@ def pair_images(
             f"{len(sixteen_bit)} 16-bit image(s) reduced to 8 bits as the reference decoder "
             f"does (e.g. {sixteen_bit[0]})"
         )
-    pairs = [ImagePair(stem, pred_stems[stem], gt_stems.get(stem)) for stem in stems]
+    pairs = [ImagePair(stem, pred_stems[stem], ref_stems[stem] if gt else None) for stem in stems]
     return Inventory(pairs, notes)

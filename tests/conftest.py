@@ -91,6 +91,16 @@ def db_url(request: pytest.FixtureRequest, settings: Settings,
 
 
 @pytest.fixture
+def migrated(db_url: str) -> str:
+    """``db_url`` brought to the newest migration, as every service process does when it starts
+    (sessions never migrate by themselves)."""
+    from app import db
+
+    db.ensure_schema(db_url)
+    return db_url
+
+
+@pytest.fixture
 def session(db_url: str) -> Iterator[Session]:
     """A session on the upgraded test database; commit explicitly, closed afterwards."""
     from app import db

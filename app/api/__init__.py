@@ -1,1 +1,1 @@
-"""JSON API routers: submissions, leaderboards, organiser tools."""
+"""JSON routes, thin: submissions, leaderboards, organiser tools, judges, campaigns, final results."""

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import OptionalUser, PhaseFromPath, SessionDep, team_ids
+from app.accounts import team_ids
+from app.deps import OptionalUser, PhaseFromPath, SessionDep
+from app.errors import ApiError
 from app.leaderboard import phase_leaderboard, visible_rows
-from app.submissions import Rejected
 
 router = APIRouter(prefix="/api/challenges", tags=["leaderboards"])
 
 
 @router.get("/{challenge}/phases/{phase}/leaderboard")
 def read_leaderboard(phase: PhaseFromPath, user: OptionalUser, session: SessionDep) -> dict:
+    """``{"challenge", "phase", "rank_by", "visibility", "rows": [...]}``; rows carry the
+    rank, team, submission, score, each registry metric's mean and the submission time."""
     rows = visible_rows(phase_leaderboard(session, phase), phase.leaderboard,
                         organiser=bool(user and user.is_organiser),
                         team_ids=team_ids(session, user), judge=bool(user and user.is_judge))
     if rows is None:
-        raise Rejected(404, f"no leaderboard for phase {phase.challenge.slug}/{phase.slug}")
+        raise ApiError(404, f"no leaderboard for phase {phase.challenge.slug}/{phase.slug}")
     return {"challenge": phase.challenge.slug, "phase": phase.slug, "rank_by": phase.rank_by,
             "visibility": phase.leaderboard, "rows": [row.to_json() for row in rows]}

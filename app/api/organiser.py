@@ -1,21 +1,24 @@
-"""Organiser API: rescore a submission or a phase, leaderboard visibility, downloads, CSV, queue."""
+"""Organiser API: rescoring, leaderboard visibility, downloads, CSV, the queue, the image inspector."""
 
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app import organiser as actions
-from app import queue
+from app.api.judge import png
 from app.config import get_settings
-from app.deps import Organiser, SessionDep, WriteSessionDep, find_phase
-from app.models import Challenge, Submission
-from app.submissions import Rejected
+from app.deps import ChallengeFromPath, Organiser, SessionDep, SubmissionFromPath, WriteSessionDep
+from app.errors import ApiError
+from app.jobs import queue
+from app.jobs.broker import uses_broker
+from app.judging.blind import INSPECT_ROLES, ImageMissing, image_stems, submission_image
+from app.lookups import find_phase, find_submission
+from app.storage import upload_file
 
 router = APIRouter(prefix="/api/organiser", tags=["organiser"])
 
@@ -24,59 +27,87 @@ class Visibility(BaseModel):
     visibility: Literal["public", "private", "hidden"]
 
 
-def _submission(session: Session, submission_id: int) -> Submission:
-    sub = session.get(Submission, submission_id)
-    if sub is None:
-        raise Rejected(404, f"submission {submission_id} not found")
-    return sub
+class VisibilityAnswer(BaseModel):
+    challenge: str
+    phase: str
+    visibility: str
+
+
+class Queued(BaseModel):
+    queued: list[int]
 
 
 @router.post("/submissions/{submission_id}/rescore", status_code=202)
-def rescore_submission(submission_id: int, user: Organiser, session: WriteSessionDep) -> dict:
-    ids = actions.rescore_submission(session, _submission(session, submission_id), user)
+def rescore_submission(submission_id: int, user: Organiser, session: WriteSessionDep) -> Queued:
+    ids = actions.rescore_submission(session, find_submission(session, submission_id), user)
     session.commit()
     queue.enqueue(ids)
-    return {"queued": ids}
+    return Queued(queued=ids)
 
 
 @router.post("/challenges/{challenge}/phases/{phase}/rescore", status_code=202)
-def rescore_phase(challenge: str, phase: str, user: Organiser, session: WriteSessionDep) -> dict:
+def rescore_phase(challenge: str, phase: str, user: Organiser, session: WriteSessionDep) -> Queued:
     ids = actions.rescore_phase(session, find_phase(session, challenge, phase), user)
     session.commit()
     queue.enqueue(ids)
-    return {"queued": ids}
+    return Queued(queued=ids)
 
 
 @router.post("/challenges/{challenge}/phases/{phase}/leaderboard")
 def set_leaderboard_visibility(challenge: str, phase: str, body: Visibility, user: Organiser,
-                               session: WriteSessionDep) -> dict:
+                               session: WriteSessionDep) -> VisibilityAnswer:
     found = find_phase(session, challenge, phase)
     actions.set_visibility(session, found, body.visibility, user)
     session.commit()
-    return {"challenge": challenge, "phase": phase, "visibility": found.leaderboard}
+    return VisibilityAnswer(challenge=challenge, phase=phase, visibility=found.leaderboard)
 
 
 @router.get("/submissions/{submission_id}/download")
-def download_submission(submission_id: int, user: Organiser, session: SessionDep) -> FileResponse:
-    sub = _submission(session, submission_id)
-    path = get_settings().data_dir / sub.upload_path
+def download_submission(user: Organiser, submission: SubmissionFromPath) -> FileResponse:
+    path = upload_file(get_settings(), submission.upload_path)
     if not path.is_file():
-        raise Rejected(410, f"the stored upload of submission {sub.id} is missing "
-                            f"({sub.upload_path})")
+        raise ApiError(410, f"the stored upload of submission {submission.id} is missing "
+                            f"({submission.upload_path})")
     return FileResponse(path, media_type="application/zip",
-                        filename=f"submission-{sub.id}-{sub.original_filename}")
+                        filename=f"submission-{submission.id}-{submission.original_filename}")
 
 
 @router.get("/challenges/{challenge}/submissions.csv")
-def export_submissions(challenge: str, user: Organiser, session: SessionDep) -> Response:
-    found = session.scalar(select(Challenge).where(Challenge.slug == challenge))
-    if found is None:
-        raise Rejected(404, f"challenge {challenge!r} not found")
-    return Response(actions.export_csv(session, found), media_type="text/csv",
+def export_submissions(user: Organiser, challenge: ChallengeFromPath,
+                       session: SessionDep) -> Response:
+    return Response(actions.export_csv(session, challenge), media_type="text/csv",
                     headers={"Content-Disposition":
-                             f'attachment; filename="{found.slug}-submissions.csv"'})
+                             f'attachment; filename="{challenge.slug}-submissions.csv"'})
 
 
 @router.get("/queue")
 def queue_dashboard(user: Organiser, session: SessionDep) -> dict:
-    return actions.queue_dashboard(session, mode="celery" if queue.uses_broker() else "local")
+    """Counts by state, the oldest waiting submission, and each worker's jobs."""
+    return actions.queue_dashboard(session, mode="celery" if uses_broker() else "local")
+
+
+@router.get("/submissions/{submission_id}/images/{stem}", include_in_schema=False)
+def read_submission_image(user: Organiser, submission: SubmissionFromPath, stem: str,
+                          role: str = "result") -> Response:
+    """A submitted image, its input or (paired phases) its ground truth, as a bare PNG."""
+    if role not in INSPECT_ROLES:
+        raise ApiError(422, f"role {role!r}: choose one of {', '.join(INSPECT_ROLES)}")
+    try:
+        return png(submission_image(submission, role, stem))
+    except ImageMissing as exc:
+        raise ApiError(404, f"{stem}: {exc}") from exc
+
+
+@router.get("/submissions/{submission_id}/inspect", include_in_schema=False)
+def inspect_submission(user: Organiser, submission: SubmissionFromPath) -> dict:
+    """The rating viewer's trials for one submission: each image beside its input (and GT)."""
+    stems = image_stems(upload_file(get_settings(), submission.upload_path))
+    base = f"/api/organiser/submissions/{submission.id}/images/"
+    paired = submission.phase.kind == "paired" and \
+        submission.phase.dataset("ground_truth") is not None
+    return {"trials": [{
+        "trial_id": stem, "input_url": f"{base}{quote(stem)}?role=input", "rated": False,
+        "candidates": [{"label": "result", "image_url": f"{base}{quote(stem)}?role=result"}]
+        + ([{"label": "ground truth", "image_url": f"{base}{quote(stem)}?role=ground_truth"}]
+           if paired else []),
+        "scale": [0, 0], "criteria": []} for stem in stems]}

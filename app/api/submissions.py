@@ -13,16 +13,13 @@ from fastapi.responses import JSONResponse
 from app.config import get_settings
 from app.db import session_scope
 from app.deps import CurrentUser, OwnedSubmission
+from app.intake.accept import receive_and_accept
+from app.intake.views import FINISHED, accepted_view, submission_view
 from app.models import Submission
-from app.submissions import Rejected, accept, submission_view
-from app.uploads import receive_form
 
 router = APIRouter(tags=["submissions"])
 
-FINISHED = ("scored", "failed")
 WAIT_POLL_SECONDS = 0.25
-# Multipart framing around the file; the file itself is held to the exact limit.
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 @router.post("/score", status_code=202)
@@ -31,28 +28,22 @@ async def create_submission(
     user: CurrentUser,
     wait: float = Query(0, ge=0, description="seconds to hold the answer until scored"),
 ) -> JSONResponse:
+    """The zip in the multipart field ``file`` (streamed to disk), ``phase`` optional.
+
+    202 ``{"id", "status": "queued", "phase", "challenge", "status_url"}``; with ``wait``,
+    the submission's view once scored or failed (200), or as it stands when the wait ends (202).
+    """
     settings = get_settings()
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
-        raise Rejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                       f"the upload ({int(declared):,} bytes) is over the limit of "
-                       f"{settings.max_upload_bytes:,} bytes; nothing was stored")
-    form = await receive_form(request.headers.get("content-type", ""), request.stream(),
-                              settings.uploads_dir / "incoming",
-                              max_bytes=settings.max_upload_bytes)
-    if form.file is None:  # receive_form guarantees a file; keeps the type checker honest
-        raise Rejected(HTTPStatus.BAD_REQUEST, "no file received")
-    accepted = await run_in_threadpool(accept, user.id, form.file, form.fields.get("phase"),
-                                       settings)
+    accepted = await receive_and_accept(user.id, request.headers.get("content-type", ""),
+                                        request.headers.get("content-length", ""),
+                                        request.stream(), settings)
     status_url = str(request.url_for("read_submission", submission_id=accepted.id))
     if wait > 0:
         view = await _wait_for(accepted.id, min(wait, settings.max_wait_seconds))
         view["status_url"] = status_url
         done = view["status"] in FINISHED
         return JSONResponse(view, status_code=HTTPStatus.OK if done else HTTPStatus.ACCEPTED)
-    return JSONResponse({"id": accepted.id, "status": "queued", "phase": accepted.phase,
-                         "challenge": accepted.challenge, "status_url": status_url},
-                        status_code=HTTPStatus.ACCEPTED)
+    return JSONResponse(accepted_view(accepted, status_url), status_code=HTTPStatus.ACCEPTED)
 
 
 def _view(submission_id: int) -> dict:
@@ -71,4 +62,5 @@ async def _wait_for(submission_id: int, seconds: float) -> dict:
 
 @router.get("/api/submissions/{submission_id}")
 def read_submission(submission: OwnedSubmission) -> dict:
+    """Status, means and per-image metrics (keys: the metrics of metrics/registry.py)."""
     return submission_view(submission)

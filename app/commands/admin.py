@@ -10,14 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
-
 from app import accounts, audit
-from app.bundles import BundleError, install_bundle
-from app.db import session_scope
-from app.models import Challenge
-
-EXIT_INVALID = 2
+from app.bundles.load import BundleError, install_bundle
+from app.commands.common import EXIT_INVALID, database, error
+from app.db import ensure_schema
+from app.errors import ApiError
+from app.lookups import find_challenge
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,12 +64,8 @@ def _register_organiser(sub: argparse._SubParsersAction) -> None:
     add.set_defaults(handler=_organiser_add)
 
 
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_INVALID
-
-
 def _challenge_load(args: argparse.Namespace) -> int:
+    ensure_schema()
     try:
         result = install_bundle(args.dir)
     except BundleError as exc:
@@ -95,11 +89,12 @@ def _challenge_load(args: argparse.Namespace) -> int:
 
 def _team_add(args: argparse.Namespace) -> int:
     try:
-        with session_scope() as session:
-            challenge = session.scalar(select(Challenge).where(Challenge.slug == args.challenge))
-            if challenge is None:
-                return _error(f"no challenge with slug {args.challenge!r} "
-                              f"(load one with `raim challenge load DIR`)")
+        with database() as session:
+            try:
+                challenge = find_challenge(session, args.challenge)
+            except ApiError:
+                return error(f"no challenge with slug {args.challenge!r} "
+                             f"(load one with `raim challenge load DIR`)")
             member = None
             if args.member:
                 member = accounts.find_user(session, args.member) or \
@@ -109,7 +104,7 @@ def _team_add(args: argparse.Namespace) -> int:
             audit.record(session, "team.add", f"team:{challenge.slug}/{team.name}",
                          {"token_holder": holder})
     except accounts.AccountError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     print(f"team {team.name!r} created in {challenge.slug}; API token for {holder} (shown once):")
     print(f"token: {token}")
     return 0
@@ -120,13 +115,13 @@ def _organiser_add(args: argparse.Namespace) -> int:
     if password == "-":
         password = sys.stdin.readline().rstrip("\n")
     try:
-        with session_scope() as session:
+        with database() as session:
             user, created = accounts.ensure_organiser(session, args.email, name=args.name,
                                                       password=password)
             _, token = accounts.create_token(session, user, name="organiser (cli)")
             audit.record(session, "organiser.add", f"user:{user.email}", {"created": created})
     except accounts.AccountError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     verb = "created" if created else "promoted"
     print(f"organiser {user.email} {verb}; API token (shown once):")
     print(f"token: {token}")

@@ -7,26 +7,23 @@ line, so that scripts can take it with ``| tail -n1 | awk '{print $NF}'``.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from app.accounts import AccountError
-from app.db import session_scope
+from app.commands.common import database, error
+from app.errors import ApiError
 from app.judging import qualification
 from app.judging.campaigns import (
     CampaignError,
     CampaignOptions,
     add_judge,
     close_campaign,
-    find_challenge,
-    find_phase,
     open_campaign,
     open_campaign_of,
     parse_scale,
     sign_in_link,
 )
 from app.judging.qualification import QualificationError
-
-EXIT_INVALID = 2
+from app.lookups import find_challenge, find_phase
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,11 +77,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     confirm.set_defaults(handler=_finalists_confirm)
 
 
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_INVALID
-
-
 def _chosen(pairs: list[str]) -> dict[str, int]:
     chosen = {}
     for pair in pairs:
@@ -102,39 +94,39 @@ def _campaign_open(args: argparse.Namespace) -> int:
             submissions=_chosen(args.submission),
             method={"model": args.model, "judge_normalisation": args.judge_normalisation,
                     "normalisation": args.normalisation, "bootstrap_samples": args.bootstrap})
-        with session_scope() as session:
+        with database() as session:
             campaign = open_campaign(session, find_phase(session, args.challenge, args.phase),
                                      options, actor=None)
             for entry in campaign.entries:
                 print(f"{entry.team.name}: submission {entry.submission_id}")
             print(f"campaign {campaign.id} open on {args.challenge}/{args.phase}: "
                   f"{len(campaign.entries)} finalists, scale {args.scale}")
-    except CampaignError as exc:
-        return _error(str(exc))
+    except (CampaignError, ApiError) as exc:
+        return error(str(exc))
     return 0
 
 
 def _campaign_close(args: argparse.Namespace) -> int:
     try:
-        with session_scope() as session:
+        with database() as session:
             campaign = open_campaign_of(session, find_phase(session, args.challenge, args.phase))
             if campaign is None:
-                return _error(f"phase {args.phase} has no open campaign")
+                return error(f"phase {args.phase} has no open campaign")
             close_campaign(session, campaign, actor=None)
-    except CampaignError as exc:
-        return _error(str(exc))
+    except (CampaignError, ApiError) as exc:
+        return error(str(exc))
     print(f"campaign closed on {args.challenge}/{args.phase}")
     return 0
 
 
 def _judge_add(args: argparse.Namespace) -> int:
     try:
-        with session_scope() as session:
+        with database() as session:
             judge, token = add_judge(session, find_challenge(session, args.challenge), args.name,
                                      email=args.email)
             name = judge.name
-    except (CampaignError, AccountError) as exc:
-        return _error(str(exc))
+    except (CampaignError, AccountError, ApiError) as exc:
+        return error(str(exc))
     print(f"judge {name!r} added to {args.challenge}; personal sign-in link (keep it private):")
     print(sign_in_link(token))
     return 0
@@ -142,12 +134,12 @@ def _judge_add(args: argparse.Namespace) -> int:
 
 def _finalists_show(args: argparse.Namespace) -> int:
     try:
-        with session_scope() as session:
+        with database() as session:
             phase = find_phase(session, args.challenge, args.phase)
             listed = qualification.qualifiers(session, phase)
             state = "confirmed" if qualification.confirmed(session, phase) else "proposed"
-    except CampaignError as exc:
-        return _error(str(exc))
+    except (CampaignError, ApiError) as exc:
+        return error(str(exc))
     for q in listed:
         print(f"{q.source_rank or '-':>3}  {q.team}  ({q.source})")
     print(f"{len(listed)} finalist(s), {state}")
@@ -156,11 +148,11 @@ def _finalists_show(args: argparse.Namespace) -> int:
 
 def _finalists_confirm(args: argparse.Namespace) -> int:
     try:
-        with session_scope() as session:
+        with database() as session:
             phase = find_phase(session, args.challenge, args.phase)
             listed = qualification.confirm(session, phase, args.team, actor=None)
             names = [q.team for q in listed]
-    except (CampaignError, QualificationError) as exc:
-        return _error(str(exc))
+    except (CampaignError, QualificationError, ApiError) as exc:
+        return error(str(exc))
     print(f"{len(names)} finalist(s) confirmed: {', '.join(names)}")
     return 0

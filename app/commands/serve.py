@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_weights() -> bool:
-    from app.worker import check_weights
+    from app.jobs.worker import check_weights
 
     try:
         check_weights(get_settings())
@@ -74,13 +74,14 @@ def _announce_demo(host: str, port: int) -> None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from app import worker
     from app.db import ensure_schema
-    from app.queue import QUEUE_NAME, NoBroker, celery_app
+    from app.jobs import sweeper, worker
+    from app.jobs.broker import QUEUE_NAME, NoBroker
+    from app.jobs.tasks import worker_app
 
     settings = get_settings()
     try:
-        app = celery_app()
+        app = worker_app()
     except NoBroker as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -88,9 +89,9 @@ def run_worker(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     ensure_schema()
     worker.scorer(settings)  # once per process, before the first job
-    worker.sweep(settings)  # jobs of workers that died are re-queued
-    worker.resume_queued()
-    worker.Sweeper(settings).start()
+    sweeper.sweep(settings)  # jobs of workers that died are re-queued
+    sweeper.resume_queued()
+    sweeper.Sweeper(settings).start()
     app.worker_main([
         "worker", "--pool=solo", "--concurrency=1", "--prefetch-multiplier=1",
         f"--queues={QUEUE_NAME}", f"--loglevel={args.loglevel}",

@@ -18,7 +18,7 @@ from app import accounts, audit
 from app.config import get_settings
 from app.judging.models import Campaign, Entry, Judge
 from app.judging.qualification import qualifiers
-from app.models import Challenge, Phase, Submission, Team, User, utcnow
+from app.models import Challenge, Phase, Submission, User, utcnow
 from scoring.scales import COMMON_SCALES, JUDGE_NORMALISATIONS
 from scoring.subjective import MODELS
 
@@ -29,6 +29,8 @@ DEFAULT_METHOD = {"model": "mos", "judge_normalisation": "zscore", "normalisatio
 # A judge whose hidden repeats differ on average by more than this share of the scale is
 # rejected (2.25 points on 1-10), unless the method names its own limit.
 REPEAT_DIFF_SHARE = 0.25
+# ``repeats`` is a share of the test images, from 0 to this, in the API, the CLI and the page.
+MAX_REPEAT_SHARE = 0.5
 
 
 class CampaignError(ValueError):
@@ -57,8 +59,9 @@ class CampaignOptions:
         found = []
         if not 0 <= low < high <= 100:
             found.append(f"scale {low}-{high}: need 0 <= low < high <= 100")
-        if not 0 <= self.repeat_share <= 0.5:
-            found.append(f"repeats {self.repeat_share}: the share must be between 0 and 0.5")
+        if not 0 <= self.repeat_share <= MAX_REPEAT_SHARE:
+            found.append(f"repeats {self.repeat_share}: the share must be between 0 and "
+                         f"{MAX_REPEAT_SHARE}")
         method = {**DEFAULT_METHOD, **self.method}
         unknown = sorted(set(self.method) - set(DEFAULT_METHOD))
         if unknown:
@@ -81,21 +84,6 @@ def parse_scale(text: str) -> tuple[int, int]:
     if not match:
         raise CampaignError(f"scale {text!r}: write it as LOW-HIGH, e.g. 1-10")
     return int(match.group(1)), int(match.group(2))
-
-
-def find_phase(session: Session, challenge_slug: str, phase_slug: str) -> Phase:
-    phase = session.scalar(select(Phase).join(Challenge).where(
-        Challenge.slug == challenge_slug, Phase.slug == phase_slug))
-    if phase is None:
-        raise CampaignError(f"no phase {phase_slug!r} in challenge {challenge_slug!r}")
-    return phase
-
-
-def find_challenge(session: Session, slug: str) -> Challenge:
-    challenge = session.scalar(select(Challenge).where(Challenge.slug == slug))
-    if challenge is None:
-        raise CampaignError(f"no challenge {slug!r}")
-    return challenge
 
 
 def open_campaign_of(session: Session, phase: Phase) -> Campaign | None:
@@ -185,9 +173,16 @@ def close_campaign(session: Session, campaign: Campaign, *, actor: User | None) 
     audit.record(session, "campaign.close", f"campaign:{campaign.id}", {}, actor=actor)
 
 
-def judge_of(session: Session, user: User, challenge_id: int) -> Judge | None:
-    return session.scalar(select(Judge).where(Judge.user_id == user.id,
-                                              Judge.challenge_id == challenge_id))
+def is_judge(session: Session, user: User) -> bool:
+    """Whether ``user`` judges any challenge (judges never see leaderboards or results)."""
+    return user.is_judge or session.scalar(select(Judge.id).where(Judge.user_id == user.id)
+                                           .limit(1)) is not None
+
+
+def judges_of(session: Session, challenge: Challenge) -> list[Judge]:
+    """The challenge's judges, by name."""
+    return list(session.scalars(select(Judge).where(Judge.challenge_id == challenge.id)
+                                .order_by(Judge.name)))
 
 
 def add_judge(session: Session, challenge: Challenge, name: str, *, email: str | None = None,
@@ -221,6 +216,3 @@ def sign_in_link(token: str) -> str:
     """The personal link a judge opens once; it trades the token for a session cookie."""
     return get_settings().base_url.rstrip("/") + SIGN_IN_PATH + token
 
-
-def finalist_teams(campaign: Campaign) -> list[Team]:
-    return [entry.team for entry in campaign.entries]

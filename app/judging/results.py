@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.judging.campaigns import latest_campaign
+from app.errors import ApiError
+from app.judging.campaigns import is_judge, latest_campaign
 from app.judging.models import Campaign, Candidate, Entry, Judge, Rating, Trial
 from app.judging.qualification import leaderboard_at_end
 from app.judging.trials import CRITERIA
-from app.models import Challenge, Phase, Team
+from app.models import Challenge, Phase, Team, User
 from scoring.final import FinalRanking, final_ranking
 from scoring.ratings import Rating as RatingRecord
 from scoring.ratings import RatingsTable
@@ -158,6 +159,28 @@ def final_results(session: Session, challenge: Challenge) -> FinalResults:
         raise ResultsUnavailable(str(exc)) from exc
     accepted = set(ranking.subjective.accepted_judges)
     return FinalResults(chosen, ranking, criteria_means(session, chosen.campaign, accepted))
+
+
+def may_see_results(session: Session, user: User | None, chosen: FinalSetup) -> bool:
+    """Organisers always; others once the campaign is closed; judges never."""
+    if user is not None and user.is_organiser:
+        return True
+    if user is not None and is_judge(session, user):
+        return False
+    return chosen.campaign.status == "closed"
+
+
+def visible_results(session: Session, user: User | None, challenge: Challenge) -> FinalResults:
+    """The final results if this viewer may see them; ApiError 403, 404 or 409 otherwise."""
+    try:
+        chosen = setup(session, challenge)
+        if not may_see_results(session, user, chosen):
+            if user is not None and is_judge(session, user):
+                raise ApiError(403, "judges cannot see results or leaderboards")
+            raise ApiError(404, f"the final results of {challenge.slug} are not published yet")
+        return final_results(session, challenge)
+    except ResultsUnavailable as exc:
+        raise ApiError(409, f"no final results yet: {exc}") from exc
 
 
 def to_csv(results: FinalResults) -> str:

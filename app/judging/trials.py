@@ -13,31 +13,23 @@ import math
 import random
 import secrets
 import string
-from dataclasses import dataclass
-from pathlib import PurePosixPath
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.config import get_settings
-from app.judging.models import Campaign, Candidate, Entry, Judge, Rating, Trial
+from app.errors import ApiError
+from app.judging.blind import ImageSource, image_stems
+from app.judging.models import Campaign, Candidate, Judge, Rating, Trial
 from app.models import Phase, User, utcnow
-from metrics.images import IMAGE_SUFFIXES, ImageSet
+from app.storage import dataset_dir
 
 CRITERIA = ("texture", "noise", "artefacts", "fidelity")
 CRITERIA_TITLES = {"texture": "Texture and detail", "noise": "Noise", "artefacts": "Artefacts",
                    "fidelity": "Fidelity"}
 _random = random.SystemRandom()
-
-
-class RatingRejected(ValueError):
-    """A rating that cannot be stored; ``status`` is the HTTP-style status for the caller."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def labels(count: int) -> list[str]:
@@ -57,15 +49,8 @@ def labels(count: int) -> list[str]:
 
 def input_stems(phase: Phase) -> list[str]:
     """The stems of the phase's input images (the test images a campaign rates)."""
-    dataset = phase.dataset("inputs")
-    if dataset is None:
-        return []
-    images = ImageSet(get_settings().datasets_dir / dataset.path, "inputs")
-    try:
-        return sorted(PurePosixPath(n).stem for n in images.names()
-                      if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES)
-    finally:
-        images.close()
+    inputs = dataset_dir(get_settings(), phase, "inputs")
+    return image_stems(inputs) if inputs is not None else []
 
 
 def repeat_count(images: int, share: float) -> int:
@@ -141,7 +126,7 @@ def is_rated(trial: Trial) -> bool:
     return all(c.rating is not None for c in trial.candidates)
 
 
-def trial_view(trial: Trial, image_url: Any) -> dict:
+def trial_view(trial: Trial, image_url: Callable[[str], str]) -> dict:
     """The contract's trial object plus what the page needs; nothing names a team or a file."""
     campaign = trial.campaign
     return {
@@ -157,22 +142,37 @@ def trial_view(trial: Trial, image_url: Any) -> dict:
     }
 
 
+def judge_progress(session: Session, campaign: Campaign) -> list[dict]:
+    """Per judge of the campaign: trials drawn and trials fully rated, by judge name."""
+    counts = session.execute(
+        select(Judge.name, Trial.id, func.count(Candidate.id), func.count(Rating.id))
+        .join(Trial, Trial.judge_id == Judge.id).join(Candidate, Candidate.trial_id == Trial.id)
+        .outerjoin(Rating, Rating.candidate_id == Candidate.id)
+        .where(Trial.campaign_id == campaign.id).group_by(Judge.name, Trial.id))
+    by_judge: dict[str, list[int]] = {}
+    for name, _trial, shown, rated in counts:
+        entry = by_judge.setdefault(name, [0, 0])
+        entry[0] += 1
+        entry[1] += int(shown == rated)
+    return [{"judge": n, "trials": t, "rated": r} for n, (t, r) in sorted(by_judge.items())]
+
+
 def progress(trials: list[Trial]) -> dict:
     done = sum(1 for t in trials if is_rated(t))
     return {"rated": done, "total": len(trials)}
 
 
-def _trial_of(session: Session, user: User, token: object) -> Trial:
-    if not isinstance(token, str) or not token:
-        raise RatingRejected(422, "trial_id must be the string given by GET /api/judge/trials")
+def _trial_of(session: Session, user: User, token: str) -> Trial:
+    if not token:
+        raise ApiError(422, "trial_id must be the string given by GET /api/judge/trials")
     trial = session.scalar(select(Trial).join(Judge).where(Trial.token == token,
                                                             Judge.user_id == user.id)
                            .options(selectinload(Trial.candidates)
                                     .selectinload(Candidate.rating)))
     if trial is None:
-        raise RatingRejected(404, f"trial {token!r} not found among your trials")
+        raise ApiError(404, f"trial {token!r} not found among your trials")
     if trial.campaign.status != "open":
-        raise RatingRejected(409, "this rating campaign is closed; ratings can no longer change")
+        raise ApiError(409, "this rating campaign is closed; ratings can no longer change")
     return trial
 
 
@@ -189,12 +189,9 @@ def _validate(trial: Trial, scores: object, criteria: object) -> list[str]:
     problems: list[str] = []
     if not isinstance(scores, dict) or not scores:
         return ["scores must be an object mapping labels to scores, e.g. {\"A\": 7}"]
-    for label, value in scores.items():
-        if label not in known:
-            problems.append(f"scores.{label}: no candidate labelled {label!r} in this trial "
-                            f"(labels: {', '.join(sorted(known))})")
-        else:
-            _check_score(campaign, f"scores.{label}", value, problems)
+    labels = ", ".join(sorted(known))
+    _check_named(campaign, "scores", scores, known, problems,
+                 lambda label: f"no candidate labelled {label!r} in this trial (labels: {labels})")
     if criteria is None:
         return problems
     if not campaign.criteria:
@@ -208,27 +205,35 @@ def _validate(trial: Trial, scores: object, criteria: object) -> list[str]:
         elif not isinstance(values, dict):
             problems.append(f"criteria.{label} must map criteria to scores")
         else:
-            for name, value in values.items():
-                if name not in CRITERIA:
-                    problems.append(f"criteria.{label}.{name}: unknown criterion "
-                                    f"(known: {', '.join(CRITERIA)})")
-                else:
-                    _check_score(campaign, f"criteria.{label}.{name}", value, problems)
+            _check_named(campaign, f"criteria.{label}", values, set(CRITERIA), problems,
+                         lambda _name: f"unknown criterion (known: {', '.join(CRITERIA)})")
     return problems
 
 
-def record_ratings(session: Session, user: User, payload: object) -> Trial:
-    """Store (or replace) the given labels' scores of one trial; RatingRejected says why not."""
-    if not isinstance(payload, dict):
-        raise RatingRejected(422, "send a JSON object {\"trial_id\", \"scores\", \"criteria\"?}")
-    trial = _trial_of(session, user, payload.get("trial_id"))
-    scores, criteria = payload.get("scores"), payload.get("criteria")
+def _check_named(campaign: Campaign, where: str, given: dict, known: set[str],
+                 problems: list[str], unknown: Callable[[str], str]) -> None:
+    """Each ``name: score`` of ``given``: a known name (else ``unknown(name)``), on the scale."""
+    for name, value in given.items():
+        if name not in known:
+            problems.append(f"{where}.{name}: {unknown(name)}")
+        else:
+            _check_score(campaign, f"{where}.{name}", value, problems)
+
+
+def record_ratings(session: Session, user: User, trial_id: str, scores: dict[str, Any],
+                   criteria: dict[str, Any] | None = None) -> Trial:
+    """Store (or replace) the given labels' scores of one trial; ApiError says why not.
+
+    Scores are checked here (labels of this trial, whole numbers on the campaign's scale,
+    known criteria), and nothing is stored unless all of them are good.
+    """
+    trial = _trial_of(session, user, trial_id)
     problems = _validate(trial, scores, criteria)
     if problems:
-        raise RatingRejected(422, "; ".join(problems))
+        raise ApiError(422, "; ".join(problems))
     by_label = {c.label: c for c in trial.candidates}
     now = utcnow()
-    for label, value in scores.items():  # type: ignore[union-attr]
+    for label, value in scores.items():
         candidate = by_label[label]
         given = (criteria or {}).get(label)
         if candidate.rating is None:
@@ -240,15 +245,6 @@ def record_ratings(session: Session, user: User, payload: object) -> Trial:
                 candidate.rating.criteria = {**(candidate.rating.criteria or {}), **given}
     session.flush()
     return trial
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    """What an opaque image token stands for: an input image or a finalist's result."""
-
-    campaign: Campaign
-    image: str
-    entry: Entry | None  # None for the input
 
 
 def resolve_image(session: Session, user: User, token: str) -> ImageSource | None:

@@ -1,22 +1,33 @@
 """Who is looking at a page: signing a browser in and out, and the page-level access gates.
 
 Reading the session or a token is app.deps' job; this module adds what only pages need:
-a redirect to the sign-in page instead of a 401, and Rejected errors shown as pages.
+``SignInRequired`` (a redirect to the sign-in page) instead of a bare 401, and
+``PAGE_ROUTES``, the dependency every page router carries so that app.main's one error
+handler renders an ApiError as a page for browsers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.deps import SESSION_USER_KEY, optional_user
-from app.models import User
-from app.submissions import Rejected
+from app.deps import SESSION_USER_KEY, SessionDep, must_organise, optional_user, owned
+from app.errors import SignInRequired
+from app.models import Submission, User
 from app.web.csrf import csrf_token
-from app.web.errors import PageError, SignInRequired
+
+
+def page_route(request: Request) -> None:
+    """Marks the request as a page's: its errors are shown as pages to browsers."""
+    request.state.page = True
+
+
+PAGE_ROUTES = [Depends(page_route)]
+
+
+def is_page(request: Request) -> bool:
+    return bool(getattr(request.state, "page", False))
 
 
 def viewer(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User | None:
@@ -40,12 +51,18 @@ SignedIn = Annotated[User, Depends(signed_in)]
 
 
 def organiser_only(user: SignedIn) -> User:
-    if not user.is_organiser:
-        raise PageError(403, "This page is for the challenge organisers only.")
-    return user
+    return must_organise(user, "This page is for the challenge organisers only.")
 
 
 OrganiserPage = Annotated[User, Depends(organiser_only)]
+
+
+def owned_page_submission(submission_id: int, user: SignedIn, session: SessionDep) -> Submission:
+    """The submission if the signed-in user's team made it (or they organise); 404 otherwise."""
+    return owned(session, user, submission_id)
+
+
+OwnedSubmissionPage = Annotated[Submission, Depends(owned_page_submission)]
 
 
 def sign_in(request: Request, user: User) -> None:
@@ -57,12 +74,3 @@ def sign_in(request: Request, user: User) -> None:
 
 def sign_out(request: Request) -> None:
     request.session.clear()
-
-
-@contextmanager
-def shown_as_page() -> Iterator[None]:
-    """Turn the backend's Rejected (an API error) into a PageError with the same status."""
-    try:
-        yield
-    except Rejected as exc:
-        raise PageError(exc.status, exc.detail) from exc

@@ -7,20 +7,27 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from app.accounts import AccountError, authenticate, create_token, create_user, revoke_token
+from app.accounts import (
+    AccountError,
+    authenticate,
+    create_token,
+    create_user,
+    revoke_token,
+    teams_of,
+    tokens_of,
+)
 from app.config import get_settings
 from app.deps import SessionDep
-from app.models import ApiToken, Team, TeamMember, User
+from app.errors import ApiError
+from app.models import ApiToken, User
 from app.security import MIN_PASSWORD_LENGTH
-from app.web.access import SignedIn, Viewer, sign_in, sign_out
+from app.web.access import PAGE_ROUTES, SignedIn, Viewer, sign_in, sign_out
 from app.web.csrf import require_csrf
-from app.web.errors import PageError
 from app.web.templating import flash, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 Text = Annotated[str, Form()]
 
 
@@ -88,16 +95,9 @@ def sign_out_form(request: Request) -> RedirectResponse:
 
 def _account_page(request: Request, session: Session, user: User,
                   new_token: dict | None = None) -> HTMLResponse:
-    teams = session.scalars(
-        select(Team).join(TeamMember).where(TeamMember.user_id == user.id)
-        .options(selectinload(Team.challenge),
-                 selectinload(Team.members).selectinload(TeamMember.user))
-        .order_by(Team.created_at)).all()
-    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
-                             .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(),
-                                       ApiToken.id.desc())).all()
     return render(request, "account.html", {
-        "user": user, "section": "account", "teams": teams, "tokens": tokens,
+        "user": user, "section": "account", "teams": teams_of(session, user),
+        "tokens": tokens_of(session, user),
         "new_token": new_token, "base_url": get_settings().base_url.rstrip("/")})
 
 
@@ -112,7 +112,7 @@ def create_token_form(request: Request, user: SignedIn, session: SessionDep,
     """The new token is shown in this answer only: it is never stored or sent again."""
     clean = name.strip()[:200]
     if not clean:
-        raise PageError(400, "Give the token a name, so that you can tell your tokens apart.")
+        raise ApiError(400, "Give the token a name, so that you can tell your tokens apart.")
     _, token = create_token(session, session.get_one(User, user.id), name=clean)
     session.commit()
     return _account_page(request, session, user, new_token={"name": clean, "value": token})
@@ -123,7 +123,7 @@ def revoke_token_form(token_id: int, request: Request, user: SignedIn,
                       session: SessionDep) -> RedirectResponse:
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
-        raise PageError(404, f"You have no token number {token_id}.")
+        raise ApiError(404, f"You have no token number {token_id}.")
     revoke_token(row)
     flash(request, "ok",
           f"Token “{row.name or row.prefix}” revoked: scripts using it are refused now.")

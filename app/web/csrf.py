@@ -11,7 +11,7 @@ import secrets
 
 from fastapi import Request
 
-from app.web.errors import PageError
+from app.errors import ApiError
 
 SESSION_KEY = "csrf"
 FORM_FIELD = "csrf_token"
@@ -38,7 +38,7 @@ def _matches(request: Request, sent: object) -> bool:
 def require_csrf_header(request: Request) -> None:
     """Dependency for script-driven POSTs whose body must stay unread (streamed uploads)."""
     if not _matches(request, request.headers.get(HEADER)):
-        raise PageError(status_code=403, detail=REJECTED)
+        raise ApiError(403, REJECTED)
 
 
 async def require_csrf(request: Request) -> None:
@@ -52,4 +52,4 @@ async def require_csrf(request: Request) -> None:
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             sent = (await request.form()).get(FORM_FIELD)
     if not _matches(request, sent):
-        raise PageError(status_code=403, detail=REJECTED)
+        raise ApiError(403, REJECTED)

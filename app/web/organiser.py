@@ -9,24 +9,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session
 
 from app import organiser as actions
-from app import queue
-from app.bundles import BundleError, install_bundle
+from app.bundles.load import BundleError, install_bundle
+from app.bundles.unpack import UnsafeBundle, unpack_bundle
 from app.config import get_settings
-from app.deps import SessionDep
-from app.models import LEADERBOARD_VISIBILITY, Phase, Submission, User, utcnow
-from app.web.access import OrganiserPage, shown_as_page
-from app.web.bundle_upload import UnsafeBundle, unpack_bundle
+from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
+from app.jobs import queue
+from app.jobs.broker import uses_broker
+from app.models import LEADERBOARD_VISIBILITY, User, utcnow
+from app.web.access import PAGE_ROUTES, OrganiserPage
 from app.web.csrf import require_csrf
-from app.web.errors import PageError
-from app.web.pages import find_challenge, find_phase
 from app.web.templating import flash, render
 from app.web.views import challenge_summaries
 
-router = APIRouter(prefix="/organiser", include_in_schema=False)
+router = APIRouter(prefix="/organiser", include_in_schema=False, dependencies=PAGE_ROUTES)
 LISTED_SUBMISSIONS = 500
 RECENT_FAILURES = 20
 
@@ -77,14 +75,10 @@ def _scratch(data_dir: Path) -> Path:
     return path
 
 
-@router.get("/challenges/{slug}", response_class=HTMLResponse)
-def organiser_challenge(slug: str, request: Request, user: OrganiserPage,
+@router.get("/challenges/{challenge}", response_class=HTMLResponse)
+def organiser_challenge(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
                         session: SessionDep) -> HTMLResponse:
-    challenge = find_challenge(session, slug)
-    submissions = session.scalars(
-        select(Submission).join(Phase).where(Phase.challenge_id == challenge.id)
-        .options(selectinload(Submission.team), selectinload(Submission.phase))
-        .order_by(Submission.id.desc()).limit(LISTED_SUBMISSIONS)).all()
+    submissions = actions.challenge_submissions(session, challenge, LISTED_SUBMISSIONS)
     counts: dict[int, int] = {}
     for sub in submissions:
         counts[sub.phase_id] = counts.get(sub.phase_id, 0) + 1
@@ -96,56 +90,46 @@ def organiser_challenge(slug: str, request: Request, user: OrganiserPage,
         "download_url": download_url})
 
 
-@router.post("/challenges/{slug}/phases/{phase_slug}/leaderboard",
+@router.post("/challenges/{challenge}/phases/{phase}/leaderboard",
              dependencies=[Depends(require_csrf)])
-def set_visibility(slug: str, phase_slug: str, request: Request, user: OrganiserPage,
+def set_visibility(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                    session: SessionDep,
                    visibility: Annotated[str, Form()] = "") -> RedirectResponse:
-    phase = find_phase(find_challenge(session, slug), phase_slug)
-    with shown_as_page():
-        actions.set_visibility(session, phase, visibility, session.get_one(User, user.id))
+    actions.set_visibility(session, phase, visibility, session.get_one(User, user.id))
     flash(request, "ok", f"The leaderboard of “{phase.title}” is now {visibility}.")
-    return RedirectResponse(f"/organiser/challenges/{slug}", status_code=303)
+    return RedirectResponse(f"/organiser/challenges/{phase.challenge.slug}", status_code=303)
 
 
-@router.post("/challenges/{slug}/phases/{phase_slug}/rescore", dependencies=[Depends(require_csrf)])
-def rescore_phase(slug: str, phase_slug: str, request: Request, user: OrganiserPage,
+@router.post("/challenges/{challenge}/phases/{phase}/rescore",
+             dependencies=[Depends(require_csrf)])
+def rescore_phase(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                   session: SessionDep) -> RedirectResponse:
-    phase = find_phase(find_challenge(session, slug), phase_slug)
     ids = actions.rescore_phase(session, phase, session.get_one(User, user.id))
-    session.commit()
-    queue.enqueue(ids)
-    flash(request, "ok", f"{len(ids)} submission(s) of “{phase.title}” queued for rescoring; "
-                         "their previous results are kept in the audit log.")
-    return RedirectResponse(f"/organiser/challenges/{slug}", status_code=303)
+    return _queued(request, session, ids, f"{len(ids)} submission(s) of “{phase.title}”",
+                   f"/organiser/challenges/{phase.challenge.slug}")
 
 
 @router.post("/submissions/{submission_id}/rescore", dependencies=[Depends(require_csrf)])
-def rescore_submission(submission_id: int, request: Request, user: OrganiserPage,
+def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFromPath,
                        session: SessionDep) -> RedirectResponse:
-    sub = session.get(Submission, submission_id)
-    if sub is None:
-        raise PageError(404, f"There is no submission {submission_id}.")
-    with shown_as_page():
-        ids = actions.rescore_submission(session, sub, session.get_one(User, user.id))
+    ids = actions.rescore_submission(session, sub, session.get_one(User, user.id))
+    return _queued(request, session, ids, f"Submission #{sub.id}", f"/submissions/{sub.id}")
+
+
+def _queued(request: Request, session: Session, ids: list[int], what: str,
+            back: str) -> RedirectResponse:
+    """Commit the rescoring, then queue it, say so, and go back to ``back``."""
     session.commit()
     queue.enqueue(ids)
-    flash(request, "ok", f"Submission #{submission_id} queued for rescoring; its previous "
-                         "results are kept in the audit log.")
-    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+    flash(request, "ok", f"{what} queued for rescoring; the previous results are kept in the "
+                         "audit log.")
+    return RedirectResponse(back, status_code=303)
 
 
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, user: OrganiserPage, session: SessionDep) -> HTMLResponse:
-    board = actions.queue_dashboard(session, mode="celery" if queue.uses_broker() else "local")
-    active = session.scalars(
-        select(Submission).where(Submission.status.in_(("queued", "scoring")))
-        .options(selectinload(Submission.phase).selectinload(Phase.challenge))
-        .order_by(Submission.created_at, Submission.id)).all()
-    failures = session.scalars(
-        select(Submission).where(Submission.status == "failed")
-        .options(selectinload(Submission.team))
-        .order_by(Submission.finished_at.desc(), Submission.id.desc()).limit(RECENT_FAILURES)).all()
+    board = actions.queue_dashboard(session, mode="celery" if uses_broker() else "local")
     return render(request, "organiser/queue.html", {
-        "user": user, "section": "organiser", "board": board, "active": active,
-        "failures": failures, "broker": queue.uses_broker()})
+        "user": user, "section": "organiser", "board": board,
+        "active": actions.waiting_submissions(session),
+        "failures": actions.recent_failures(session, RECENT_FAILURES), "broker": uses_broker()})

@@ -6,39 +6,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts import AccountError, create_team, team_of
-from app.api.submissions import create_submission
+from app.accounts import AccountError, create_team, team_ids, team_of
 from app.config import get_settings
-from app.deps import SessionDep, owned_submission, team_ids
+from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep
+from app.errors import ApiError
+from app.intake.accept import receive_and_accept
+from app.intake.views import accepted_view, team_submissions
 from app.leaderboard import phase_leaderboard, visible_rows
-from app.models import Challenge, Phase, Submission, Team, User, utcnow
-from app.web.access import SignedIn, Viewer, shown_as_page
+from app.models import Challenge, User, utcnow
+from app.web.access import PAGE_ROUTES, OwnedSubmissionPage, SignedIn, Viewer
 from app.web.csrf import require_csrf, require_csrf_header
 from app.web.downloads import inputs_zip
-from app.web.errors import PageError
-from app.web.plot import score_plot
+from app.web.svg import score_plot
 from app.web.templating import flash, render
 from app.web.views import METRICS, challenge_summaries, leaderboard_visible, phase_view
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 RECENT_SUBMISSIONS = 10
-
-
-def find_challenge(session: Session, slug: str) -> Challenge:
-    challenge = session.scalar(select(Challenge).where(Challenge.slug == slug))
-    if challenge is None:
-        raise PageError(404, f"There is no challenge named “{slug}”.")
-    return challenge
-
-
-def find_phase(challenge: Challenge, slug: str) -> Phase:
-    phase = next((p for p in challenge.phases if p.slug == slug), None)
-    if phase is None:
-        raise PageError(404, f"Challenge “{challenge.slug}” has no phase named “{slug}”.")
-    return phase
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -52,53 +38,47 @@ def _challenge_page(request: Request, session: Session, user: User | None, chall
                     new_token: dict | None = None) -> HTMLResponse:
     team = team_of(session, user, challenge) if user is not None else None
     now = utcnow()
-    submissions: list[Submission] = []
-    if team is not None:
-        submissions = list(session.scalars(
-            select(Submission).where(Submission.team_id == team.id)
-            .order_by(Submission.created_at.desc(), Submission.id.desc())
-            .limit(RECENT_SUBMISSIONS)))
+    submissions = team_submissions(session, team, RECENT_SUBMISSIONS) if team is not None else []
     return render(request, "challenge.html", {
         "user": user, "section": "challenges", "challenge": challenge, "team": team,
         "phases": [phase_view(session, p, user, team, now) for p in challenge.phases],
         "submissions": submissions, "new_token": new_token})
 
 
-@router.get("/challenges/{slug}", response_class=HTMLResponse)
-def challenge_page(slug: str, request: Request, user: Viewer, session: SessionDep) -> HTMLResponse:
-    return _challenge_page(request, session, user, find_challenge(session, slug))
+@router.get("/challenges/{challenge}", response_class=HTMLResponse)
+def challenge_page(challenge: ChallengeFromPath, request: Request, user: Viewer,
+                   session: SessionDep) -> HTMLResponse:
+    return _challenge_page(request, session, user, challenge)
 
 
-@router.post("/challenges/{slug}/teams", response_class=HTMLResponse,
+@router.post("/challenges/{challenge}/teams", response_class=HTMLResponse,
              dependencies=[Depends(require_csrf)])
-def create_team_page(slug: str, request: Request, user: SignedIn, session: SessionDep,
-                     name: Annotated[str, Form()] = "") -> HTMLResponse:
+def create_team_page(request: Request, user: SignedIn, challenge: ChallengeFromPath,
+                     session: SessionDep, name: Annotated[str, Form()] = "") -> HTMLResponse:
     """Create the user's team; its first API token is shown once on the page that answers."""
-    challenge = find_challenge(session, slug)
     try:
         team, token = create_team(session, challenge, name, member=session.get_one(User, user.id))
     except AccountError as exc:
-        raise PageError(409, f"The team could not be created: {exc}.") from exc
+        raise ApiError(409, f"The team could not be created: {exc}.") from exc
     session.commit()
     flash(request, "ok", f"Team “{team.name}” created. You can submit now.")
     return _challenge_page(request, session, user, challenge,
                            new_token={"name": f"team {team.name}", "value": token})
 
 
-@router.get("/challenges/{slug}/phases/{phase_slug}/inputs.zip")
-def download_inputs(slug: str, phase_slug: str, request: Request, user: SignedIn,
+@router.get("/challenges/{challenge}/phases/{phase}/inputs.zip")
+def download_inputs(request: Request, user: SignedIn, phase: PhaseFromPath,
                     session: SessionDep) -> FileResponse:
     """The phase's inputs (never its ground truth), once the phase has opened."""
-    challenge = find_challenge(session, slug)
-    phase = find_phase(challenge, phase_slug)
+    challenge = phase.challenge
     team = team_of(session, user, challenge)
     view = phase_view(session, phase, user, team, utcnow())
     if not view.can_download:
-        raise PageError(403, f"The inputs of “{phase.title}” are published when it opens"
+        raise ApiError(403, f"The inputs of “{phase.title}” are published when it opens"
                              + (f", to the top {phase.qualify_top} teams of {phase.qualify_from}"
                                 if phase.qualify_from else "") + ".")
     if view.inputs is None:
-        raise PageError(404, f"Phase “{phase.title}” has no published inputs.")
+        raise ApiError(404, f"Phase “{phase.title}” has no published inputs.")
     settings = get_settings()
     path = inputs_zip(settings.datasets_dir / view.inputs.path, view.inputs.fingerprint,
                       settings.data_dir / "cache")
@@ -106,18 +86,17 @@ def download_inputs(slug: str, phase_slug: str, request: Request, user: SignedIn
                         filename=f"{challenge.slug}-{phase.slug}-inputs.zip")
 
 
-@router.get("/challenges/{slug}/phases/{phase_slug}/submit", response_model=None)
-def submit_page(slug: str, phase_slug: str, request: Request, user: SignedIn,
+@router.get("/challenges/{challenge}/phases/{phase}/submit", response_model=None)
+def submit_page(request: Request, user: SignedIn, phase: PhaseFromPath,
                 session: SessionDep) -> HTMLResponse | RedirectResponse:
-    challenge = find_challenge(session, slug)
-    phase = find_phase(challenge, phase_slug)
+    challenge = phase.challenge
     team = team_of(session, user, challenge)
     if team is None:
         flash(request, "info", "Create a team (or ask an organiser to add you to one) to submit.")
-        return RedirectResponse(f"/challenges/{slug}", status_code=303)
+        return RedirectResponse(f"/challenges/{challenge.slug}", status_code=303)
     view = phase_view(session, phase, user, team, utcnow())
     if not view.can_submit:
-        raise PageError(403, view.reason or "You cannot submit to this phase.")
+        raise ApiError(403, view.reason or "You cannot submit to this phase.")
     return render(request, "submit.html", {
         "user": user, "section": "challenges", "challenge": challenge, "phase": phase,
         "team": team, "quota": view.quota, "inputs": view.inputs})
@@ -125,16 +104,17 @@ def submit_page(slug: str, phase_slug: str, request: Request, user: SignedIn,
 
 @router.post("/submit", dependencies=[Depends(require_csrf_header)])
 async def upload(request: Request, user: SignedIn) -> JSONResponse:
-    """The submit page's upload (field ``phase`` = ``challenge/phase``): POST /score's own code,
+    """The submit page's upload (field ``phase`` = ``challenge/phase``): what POST /score does,
     behind the session's CSRF token since the browser authenticates with its cookie."""
-    return await create_submission(request, user, wait=0)
+    accepted = await receive_and_accept(user.id, request.headers.get("content-type", ""),
+                                        request.headers.get("content-length", ""),
+                                        request.stream(), get_settings())
+    status_url = str(request.url_for("read_submission", submission_id=accepted.id))
+    return JSONResponse(accepted_view(accepted, status_url), status_code=202)
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
-def submission_page(submission_id: int, request: Request, user: SignedIn,
-                    session: SessionDep) -> HTMLResponse:
-    with shown_as_page():
-        sub = owned_submission(submission_id, user, session)
+def submission_page(request: Request, user: SignedIn, sub: OwnedSubmissionPage) -> HTMLResponse:
     rows = [{"name": r.name, "score": r.score, **{m.name: getattr(r, m.name) for m in METRICS}}
             for r in sub.images] if sub.status == "scored" else []
     mean = sub.mean if sub.status == "scored" else None
@@ -147,19 +127,17 @@ def submission_page(submission_id: int, request: Request, user: SignedIn,
         "leaderboard_visible": leaderboard_visible(sub.phase, user, {sub.team_id})})
 
 
-@router.get("/challenges/{slug}/phases/{phase_slug}/leaderboard", response_class=HTMLResponse)
-def leaderboard_page(slug: str, phase_slug: str, request: Request, user: Viewer,
+@router.get("/challenges/{challenge}/phases/{phase}/leaderboard", response_class=HTMLResponse)
+def leaderboard_page(request: Request, user: Viewer, phase: PhaseFromPath,
                      session: SessionDep) -> HTMLResponse:
-    challenge = find_challenge(session, slug)
-    phase = find_phase(challenge, phase_slug)
+    challenge = phase.challenge
     mine = team_ids(session, user)
     rows = visible_rows(phase_leaderboard(session, phase), phase.leaderboard,
                         organiser=bool(user and user.is_organiser), team_ids=mine,
                         judge=bool(user and user.is_judge))
     if rows is None:
-        raise PageError(404, f"The leaderboard of “{phase.title}” is not published.")
-    team = session.scalar(select(Team).where(Team.challenge_id == challenge.id,
-                                             Team.id.in_(mine))) if mine else None
+        raise ApiError(404, f"The leaderboard of “{phase.title}” is not published.")
+    team = team_of(session, user, challenge) if user is not None else None
     return render(request, "leaderboard.html", {
         "user": user, "section": "challenges", "challenge": challenge, "phase": phase,
         "rows": rows, "my_team_ids": mine, "metrics": METRICS,

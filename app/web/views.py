@@ -8,14 +8,15 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.leaderboard import METRIC_COLUMNS, visible_rows
+from app.intake.quotas import quota_left
+from app.judging.qualification import refusal
+from app.leaderboard import visible_rows
 from app.models import Challenge, Dataset, Phase, Submission, Team, User
-from app.submissions import Rejected, check_qualified, quota_left
 from app.web.templating import format_time
 from metrics.registry import RAIM_METRICS
 
-_DIGITS = {"psnr": 2, "ssim": 4, "lpips": 4, "dists": 4, "niqe": 3}
-_LABELS = {"psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "dists": "DISTS", "niqe": "NIQE"}
+# Decimals shown per metric (a presentation choice: PSNR in dB needs fewer); others get 4.
+_DIGITS = {"psnr": 2, "niqe": 3}
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,9 @@ class MetricColumn:
     lower_is_better: bool
 
 
-METRICS = tuple(MetricColumn(m.name, _LABELS.get(m.name, m.name.upper()), _DIGITS.get(m.name, 4),
-                             m.lower_is_better) for m in RAIM_METRICS if m.name in METRIC_COLUMNS)
+# The table columns of every page, from metrics/registry.py: name, label, decimals, direction.
+METRICS = tuple(MetricColumn(m.name, m.name.upper(), _DIGITS.get(m.name, 4), m.lower_is_better)
+                for m in RAIM_METRICS)
 
 
 def phase_state(phase: Phase, now: datetime) -> str:
@@ -89,11 +91,8 @@ def _blocker(session: Session, phase: Phase, team: Team | None, state: str,
         return f"Submissions closed {format_time(phase.end)}."
     if quota is not None and quota.exhausted:
         return f"Your team has used its quota: {quota.describe}."
-    try:
-        check_qualified(session, phase, team)
-    except Rejected as exc:
-        return exc.detail[:1].upper() + exc.detail[1:] + "."
-    return None
+    reason = refusal(session, phase, team)
+    return None if reason is None else reason[:1].upper() + reason[1:] + "."
 
 
 def phase_view(session: Session, phase: Phase, user: User | None, team: Team | None,
@@ -124,11 +123,7 @@ def may_download(session: Session, phase: Phase, user: User | None, team: Team |
         return True
     if team is None:
         return False
-    try:
-        check_qualified(session, phase, team)
-    except Rejected:
-        return False
-    return True
+    return refusal(session, phase, team) is None
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from app.accounts import user_for_token
 from app.config import get_settings
 from app.db import session_scope
 from app.demo import install_demo
+from app.intake.accept import accept
 from app.models import Challenge
-from app.submissions import accept
 from tests.utils.arena import as_upload, zip_folder
 
 
-def test_install_demo_creates_an_open_challenge_whose_example_is_accepted(db_url, tmp_path):
+def test_install_demo_creates_an_open_challenge_whose_example_is_accepted(migrated, tmp_path):
     demo = install_demo(get_settings())
     with session_scope() as session:
         challenge = session.scalars(select(Challenge).where(Challenge.slug == demo.challenge)).one()
@@ -22,7 +22,7 @@ def test_install_demo_creates_an_open_challenge_whose_example_is_accepted(db_url
     assert (accepted.challenge, accepted.phase) == (demo.challenge, demo.phase)
 
 
-def test_install_demo_twice_keeps_one_challenge_and_gives_a_new_token(db_url):
+def test_install_demo_twice_keeps_one_challenge_and_gives_a_new_token(migrated):
     first, second = install_demo(get_settings()), install_demo(get_settings())
     assert first.token != second.token
     with session_scope() as session:

@@ -20,6 +20,7 @@ from app.models import (
     User,
     utcnow,
 )
+from metrics.registry import METRIC_NAMES
 from scoring.formula import RAIM_2024
 
 
@@ -43,6 +44,11 @@ def _submission(session):
     session.add(submission)
     session.flush()
     return submission
+
+
+def test_image_results_have_one_column_per_registry_metric():
+    columns = {c.name for c in ImageResult.__table__.columns}
+    assert columns - {"id", "submission_id", "name", "score"} == set(METRIC_NAMES)
 
 
 def test_utcnow_is_timezone_aware():
@@ -166,7 +172,14 @@ def test_foreign_keys_enforced(session):
         session.flush()
 
 
+def test_session_scope_never_migrates(db_url):
+    with db.session_scope(db_url) as s:
+        assert inspect(s.connection()).get_table_names() == []
+    assert db.current_revision(db_url) is None
+
+
 def test_session_scope_rolls_back_on_error(db_url):
+    db.ensure_schema(db_url)
     with pytest.raises(RuntimeError), db.session_scope(db_url) as s:
         _challenge(s)
         raise RuntimeError("boom")
@@ -177,6 +190,7 @@ def test_session_scope_rolls_back_on_error(db_url):
 def test_session_scope_immediate_holds_sqlite_write_lock(db_url):
     if not db_url.startswith("sqlite"):
         pytest.skip("BEGIN IMMEDIATE is the SQLite locking strategy")
+    db.ensure_schema(db_url)
     path = make_url(db_url).database
     with db.session_scope(db_url, immediate=True) as s:
         s.execute(select(Challenge)).all()

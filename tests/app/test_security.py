@@ -1,5 +1,7 @@
 """Password hashing and API tokens."""
 
+import hmac
+
 import pytest
 
 from app import security
@@ -23,14 +25,19 @@ def test_verify_password_false_for_missing_or_corrupt_hash():
     assert not security.verify_password("not-a-hash", "anything long")
 
 
+def token_matches(token: str, token_hash: str) -> bool:
+    """A presented token against a stored hash, as app.accounts.user_for_token looks it up."""
+    return hmac.compare_digest(security.hash_token(token), token_hash)
+
+
 def test_new_token_is_prefixed_random_and_hashes_stably():
     first, second = security.new_token(), security.new_token()
     assert first != second
     assert first.startswith("raim_") and len(first) > 40
     assert security.hash_token(first) == security.hash_token(first)
     assert len(security.hash_token(first)) == 64
-    assert security.token_matches(first, security.hash_token(first))
-    assert not security.token_matches(second, security.hash_token(first))
+    assert token_matches(first, security.hash_token(first))
+    assert not token_matches(second, security.hash_token(first))
 
 
 def test_looks_like_token_rejects_other_strings():

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from app.accounts import create_team, create_token, ensure_organiser
 from app.config import get_settings
-from app.db import session_scope
+from app.db import ensure_schema, session_scope
+from app.intake.receive import ReceivedFile
 from app.models import Challenge, Dataset, Phase
-from app.uploads import ReceivedFile
 from metrics.samples import SampleSet
 from scoring.formula import RAIM_2024
 
@@ -59,6 +59,7 @@ def add_phase(challenge_id: int, slug: str, gt: Path | None, *, kind: str = "pai
 def build_arena(samples: SampleSet, *, teams: tuple[str, ...] = ("alpha", "beta"),
                 slug: str = "raim-test", **phase_options: object) -> Arena:
     """A challenge with one open paired phase ``validation``, teams with tokens, an organiser."""
+    ensure_schema()
     with session_scope() as session:
         challenge = Challenge(slug=slug, title="RAIM test", formula=RAIM_2024.to_dict())
         session.add(challenge)

@@ -53,8 +53,12 @@ def start_serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
     return process
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return spawn([RAIM, "worker", "--loglevel", "INFO"], env, log)
+def start_worker(env: dict[str, str], log: Path, *, hold: Path | None = None) -> subprocess.Popen:
+    """`raim worker`; with ``hold``, one that pauses each claimed job while that file exists."""
+    if hold is None:
+        return spawn([RAIM, "worker", "--loglevel", "INFO"], env, log)
+    return spawn([sys.executable, "-m", "tests.utils.held_worker", str(hold), "--loglevel", "INFO"],
+                 env, log)
 
 
 def wait_for_http(url: str, process: subprocess.Popen, log: Path, limit: float = 120) -> None:

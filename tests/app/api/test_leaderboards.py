@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import update
 
-from app import worker
 from app.db import session_scope
+from app.jobs import worker
 from app.models import Phase, Submission
 from tests.app.api.test_submissions import post_zip
 from tests.utils.arena import zip_folder

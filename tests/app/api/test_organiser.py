@@ -6,8 +6,8 @@ import io
 import pytest
 from sqlalchemy import select
 
-from app import worker
 from app.db import session_scope
+from app.jobs import worker
 from app.models import AuditLog, Phase, Submission
 from tests.app.api.test_leaderboards import finish
 from tests.app.api.test_submissions import post_zip
@@ -83,6 +83,14 @@ def test_set_leaderboard_visibility_hides_it_and_is_audited(client, arena):
     bad = client.post(f"{PHASE}/leaderboard", json={"visibility": "secret"},
                       headers=arena.auth("organiser"))
     assert bad.status_code == 422
+
+
+def test_request_validation_errors_answer_the_one_error_shape(client, arena):
+    bad = client.post(f"{PHASE}/leaderboard", json={"visibility": "secret"},
+                      headers=arena.auth("organiser"))
+    body = bad.json()
+    assert bad.status_code == 422 and body["problems"] == []
+    assert body["detail"].startswith("body.visibility: ") and "'public'" in body["detail"]
 
 
 def test_download_submission_returns_the_stored_zip(client, arena, good_zip):

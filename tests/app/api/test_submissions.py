@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from app import worker
 from app.config import get_settings
 from app.db import session_scope
+from app.jobs import worker
 from app.main import create_app
 from app.models import Challenge, Phase, Submission, utcnow
 from tests.utils.arena import Arena, add_phase, zip_folder

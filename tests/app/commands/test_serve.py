@@ -21,7 +21,7 @@ def test_serve_refuses_to_start_without_weights(settings, tmp_path, monkeypatch,
 
 def test_worker_refuses_to_start_without_weights(settings, tmp_path, monkeypatch, capsys):
     from app.config import get_settings
-    from app.queue import celery_app
+    from app.jobs.broker import celery_app
 
     monkeypatch.setenv("RAIM_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     monkeypatch.setenv("RAIM_BROKER_URL", "redis://127.0.0.1:6379/13")

@@ -79,6 +79,21 @@ def test_desk_invites_judge_with_link(rated: World, client: TestClient) -> None:
     assert signed.status_code == 303 and signed.headers["location"] == "/judge"
 
 
+def test_desk_opens_a_campaign_with_repeats_as_a_share(world: World, client: TestClient) -> None:
+    submit_finals(world, client)
+    close_final()
+    organiser = {**HTML, **world.auth("organiser")}
+    page = client.get(f"/organiser/challenges/{world.challenge}/judging", headers=organiser)
+    assert 'name="repeats" value="0.05"' in page.text  # the API's unit: a share of the images
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    phase = f"/organiser/challenges/{world.challenge}/phases/final"
+    opened = client.post(f"{phase}/campaign", headers=organiser,
+                         data={"csrf_token": csrf, "scale": "1-10", "repeats": "0.25"})
+    assert opened.status_code == 200 and "Rating campaign opened" in opened.text
+    closed = client.post(f"/api{phase}/campaign/close", headers=world.auth("organiser"))
+    assert closed.json()["repeat_share"] == 0.25
+
+
 def test_inspector_shows_result_input_and_nothing_for_teams(rated: World,
                                                              client: TestClient) -> None:
     sub = rated.ids[rated.teams[0]]  # type: ignore[attr-defined]

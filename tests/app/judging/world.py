@@ -23,7 +23,7 @@ from PIL import Image, PngImagePlugin
 
 from app.accounts import create_team, create_token, ensure_organiser
 from app.config import get_settings
-from app.db import session_scope
+from app.db import ensure_schema, session_scope
 from app.models import Challenge, Dataset, Phase, Submission
 from metrics.images import decode
 from metrics.samples import write_sample_set
@@ -106,9 +106,10 @@ def build_world(root: Path, *, finalists: int = 10, images: int = 4, size: int =
                 objective: list[float] | None = None) -> World:
     """Challenge ``raim-judged``: validation (paired, ended) and final (unpaired, still open).
 
-    Images are 112x112: uploads are checked against the metrics' minimum side (104), which
-    app.evaluation currently applies to unpaired phases too.
+    Images are 112x112, the smallest round size the metrics accept (104 after the 4-pixel
+    crop, for NIQE), so the same sample set could also be scored.
     """
+    ensure_schema()
     samples = write_sample_set(root / "samples", count=images, size=size)
     settings = get_settings()
     with session_scope() as session:
@@ -151,7 +152,7 @@ def build_world(root: Path, *, finalists: int = 10, images: int = 4, size: int =
 
 def submit_finals(world: World, client: TestClient) -> dict[str, int]:
     """Every finalist uploads its zip through POST /score; the worker accepts each."""
-    from app.worker import score_submission
+    from app.jobs.worker import score_submission
 
     ids = {}
     for team in world.teams:

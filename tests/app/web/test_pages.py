@@ -201,6 +201,7 @@ def test_upload_without_the_csrf_header_is_refused_and_stores_nothing(client, ar
     sign_in(client, "ann@example.org")
     response = _upload(client, zip_folder(arena.samples.pred, tmp_path / "r.zip"), None)
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+    assert response.json()["problems"] == []  # the one error body, as the API answers it
     with session_scope() as session:
         assert session.scalar(select(func.count(Submission.id))) == 0
 

@@ -1,4 +1,4 @@
-"""Unpaired uploads are checked against the phase's inputs: names and sizes."""
+"""Unpaired uploads paired against the phase's inputs (``pair_images(..., inputs=)``): names, sizes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,21 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from app.judging.unpaired import check_unpaired_submission
+from metrics.images import ImageSet, InvalidInput, Problem, pair_images
+
+
+def check_unpaired_submission(upload: Path, inputs: Path, *, max_pixels: int,
+                              check_sizes: bool = True) -> list[Problem]:
+    """Every problem of ``upload`` against ``inputs``, as pair_images reports them."""
+    try:
+        pair_images(ImageSet(upload, "prediction"), None, inputs=ImageSet(inputs, "inputs"),
+                    max_pixels=max_pixels, check_sizes=check_sizes)
+    except InvalidInput as exc:
+        return exc.problems
+    return []
 
 
 def _png(path: Path, width: int, height: int) -> Path:
@@ -52,3 +64,16 @@ def test_check_unpaired_submission_sizes_optional(tmp_path: Path) -> None:
     upload = _zip(tmp_path, {"001.png": (64, 64), "002.png": (48, 32)})
     assert check_unpaired_submission(upload, _inputs(tmp_path), max_pixels=10**6,
                                      check_sizes=False) == []
+
+
+def test_pair_images_with_inputs_pairs_carry_no_ground_truth(tmp_path: Path) -> None:
+    upload = _zip(tmp_path, {"001.png": (32, 32), "002.png": (48, 32)})
+    checked = pair_images(ImageSet(upload, "prediction"), None,
+                          inputs=ImageSet(_inputs(tmp_path), "inputs"), max_pixels=10**6)
+    assert [(p.name, p.gt) for p in checked.pairs] == [("001", None), ("002", None)]
+
+
+def test_pair_images_refuses_ground_truth_and_inputs_together(tmp_path: Path) -> None:
+    images = ImageSet(_inputs(tmp_path), "inputs")
+    with pytest.raises(ValueError, match="not both"):
+        pair_images(images, images, inputs=images, max_pixels=10**6)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from app.web.plot import nice_ticks, score_plot
+from app.web.svg import nice_ticks, score_plot
 
 
 def test_nice_ticks_cover_the_range_with_round_steps():

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import session_scope
+from app.jobs.broker import celery_app
 from app.models import AuditLog, ImageResult, Submission
-from app.queue import celery_app
 from metrics.samples import write_sample_set
 from tests.utils.arena import Arena, build_arena, zip_folder
 from tests.utils.processes import (
@@ -108,9 +108,9 @@ def test_worker_killed_mid_job_the_submission_is_still_scored_exactly_once(stack
                                                                            tmp_path):
     hold = tmp_path / "hold-scoring"
     hold.touch()  # the first worker claims the job, then waits here: "mid-job"
-    env = {**stack["env"], "RAIM_HOLD_SCORING_FILE": str(hold)}
+    env = stack["env"]
     first_log, second_log = stack["logs"] / "worker1.log", stack["logs"] / "worker2.log"
-    first = start_worker(env, first_log)
+    first = start_worker(env, first_log, hold=hold)
     try:
         sub_id = upload(stack, arena, tmp_path)["id"]
         wait_until(lambda: status(stack, arena, sub_id)["status"] == "scoring", "the claim",

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from app.bundles import BUNDLE_FILE
+from app.bundles.schema import BUNDLE_FILE
 
 MAX_MEMBERS = 100_000
 CHUNK = 1024 * 1024

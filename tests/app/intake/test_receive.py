@@ -7,8 +7,8 @@ import os
 import httpx
 import pytest
 
-from app.submissions import Rejected
-from app.uploads import receive_form
+from app.errors import ApiError
+from app.intake.receive import receive_form
 
 
 def encode(files: dict, data: dict | None = None) -> tuple[str, bytes]:
@@ -38,7 +38,7 @@ def test_receive_form_writes_the_file_and_hashes_it_across_chunk_boundaries(tmp_
 
 def test_receive_form_over_the_cap_is_413_and_leaves_nothing(tmp_path):
     content_type, body = encode({"file": ("big.zip", b"x" * 1000)})
-    with pytest.raises(Rejected) as caught:
+    with pytest.raises(ApiError) as caught:
         receive(content_type, body, tmp_path, max_bytes=999)
     assert caught.value.status == 413
     assert caught.value.problems[0].file == "big.zip"
@@ -47,13 +47,13 @@ def test_receive_form_over_the_cap_is_413_and_leaves_nothing(tmp_path):
 
 def test_receive_form_without_a_file_is_400(tmp_path):
     content_type, body = encode({"other": ("a.zip", b"data")})
-    with pytest.raises(Rejected, match="no file received") as caught:
+    with pytest.raises(ApiError, match="no file received") as caught:
         receive(content_type, body, tmp_path)
     assert caught.value.status == 400
 
 
 def test_receive_form_refuses_a_body_that_is_not_multipart(tmp_path):
-    with pytest.raises(Rejected, match="multipart/form-data"):
+    with pytest.raises(ApiError, match="multipart/form-data"):
         receive("application/zip", b"PK...", tmp_path)
 
 
@@ -65,7 +65,7 @@ def test_receive_form_keeps_only_the_base_name_of_the_file(tmp_path):
 
 def test_receive_form_truncated_body_is_400_and_leaves_nothing(tmp_path):
     content_type, body = encode({"file": ("r.zip", b"y" * 500)})
-    with pytest.raises(Rejected) as caught:
+    with pytest.raises(ApiError) as caught:
         receive(content_type, body[:300], tmp_path)
     assert caught.value.status == 400
     assert list(tmp_path.iterdir()) == []

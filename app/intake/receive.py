@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from app.submissions import Rejected
+from app.errors import ApiError
 from metrics.images import Problem
 
 FILE_FIELD = "file"
@@ -86,7 +86,7 @@ class _Receiver:
         if self._name != FILE_FIELD:
             return
         if self.form.file is not None:
-            raise Rejected(HTTPStatus.BAD_REQUEST, "send one file per submission ('file' field)")
+            raise ApiError(HTTPStatus.BAD_REQUEST, "send one file per submission ('file' field)")
         raw_name = options.get(b"filename", b"upload.zip").decode("utf-8", "replace")
         filename = os.path.basename(raw_name.replace("\\", "/"))
         path = self.directory / f"{secrets.token_hex(16)}.part"
@@ -97,7 +97,7 @@ class _Receiver:
         chunk = data[start:end]
         if self._out is None:
             if len(self._value) + len(chunk) > MAX_FIELD_BYTES:
-                raise Rejected(HTTPStatus.BAD_REQUEST, f"form field {self._name!r} is too long")
+                raise ApiError(HTTPStatus.BAD_REQUEST, f"form field {self._name!r} is too long")
             self._value += chunk
             return
         upload = self.form.file
@@ -105,7 +105,7 @@ class _Receiver:
             return
         upload.size += len(chunk)
         if upload.size > self.max_bytes:
-            raise Rejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                            f"the upload is over the limit of {self.max_bytes:,} bytes",
                            [Problem(upload.filename, f"over {self.max_bytes:,} bytes")])
         self._hash.update(chunk)
@@ -134,7 +134,7 @@ class _Receiver:
 def _boundary(content_type: str) -> bytes:
     kind, options = parse_options_header(content_type)
     if kind != b"multipart/form-data" or b"boundary" not in options:
-        raise Rejected(HTTPStatus.BAD_REQUEST,
+        raise ApiError(HTTPStatus.BAD_REQUEST,
                        "send the upload as multipart/form-data with the zip in the 'file' field")
     return options[b"boundary"]
 
@@ -143,7 +143,7 @@ async def receive_form(content_type: str, chunks: AsyncIterator[bytes], director
                        *, max_bytes: int) -> ReceivedForm:
     """Parse a multipart body into small fields and one file under ``directory``.
 
-    Raises Rejected (and leaves no file behind) on a malformed body, a missing file or an
+    Raises ApiError (and leaves no file behind) on a malformed body, a missing file or an
     upload over ``max_bytes``.
     """
     directory.mkdir(parents=True, exist_ok=True)
@@ -153,17 +153,17 @@ async def receive_form(content_type: str, chunks: AsyncIterator[bytes], director
         async for chunk in chunks:
             parser.write(chunk)
         parser.finalize()
-    except Rejected:
+    except ApiError:
         receiver.abort()
         raise
     except Exception as exc:  # the parser's errors, or the client going away mid-upload
         receiver.abort()
-        raise Rejected(HTTPStatus.BAD_REQUEST, f"the upload could not be read ({exc})") from exc
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"the upload could not be read ({exc})") from exc
     if not receiver.complete:
         receiver.abort()
-        raise Rejected(HTTPStatus.BAD_REQUEST,
+        raise ApiError(HTTPStatus.BAD_REQUEST,
                        "the upload stopped before its end (connection lost?); nothing was stored")
     if receiver.form.file is None or receiver.form.file.size == 0:
         receiver.abort()
-        raise Rejected(HTTPStatus.BAD_REQUEST, "no file received: send the zip in the 'file' field")
+        raise ApiError(HTTPStatus.BAD_REQUEST, "no file received: send the zip in the 'file' field")
     return receiver.form

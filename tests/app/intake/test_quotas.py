@@ -1,4 +1,4 @@
-"""Acceptance rules of app.submissions: the quota holds under concurrent uploads to a server."""
+"""Quotas (app.intake.quotas): the day boundary, and the quota holding under concurrent uploads."""
 
 import threading
 from datetime import UTC, datetime
@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.db import session_scope
+from app.intake.quotas import day_start
 from app.models import Submission
-from app.submissions import day_start
 from metrics.samples import write_sample_set
 from tests.utils.arena import build_arena, zip_folder
 from tests.utils.processes import free_port, service_env, start_api, stop

@@ -7,34 +7,35 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func, select
 
 from app.accounts import AccountError, user_for_token
-from app.deps import SessionDep
+from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
+from app.errors import ApiError
 from app.judging import qualification
-from app.judging.api import is_judge, visible_results
 from app.judging.campaigns import (
+    MAX_REPEAT_SHARE,
     CampaignError,
     CampaignOptions,
     add_judge,
     close_campaign,
+    is_judge,
+    judges_of,
     latest_campaign,
     open_campaign,
     open_campaign_of,
     parse_scale,
     sign_in_link,
 )
-from app.judging.models import Candidate, Judge, Rating, Trial
-from app.judging.plots import mos_plot, spread_plot
 from app.judging.qualification import QualificationError
-from app.models import Phase, Submission
-from app.web.access import OrganiserPage, SignedIn, Viewer, shown_as_page, sign_in
+from app.judging.results import visible_results
+from app.judging.trials import judge_progress
+from app.models import Challenge
+from app.web.access import PAGE_ROUTES, OrganiserPage, SignedIn, Viewer, sign_in
 from app.web.csrf import require_csrf
-from app.web.errors import PageError
-from app.web.pages import find_challenge, find_phase
+from app.web.svg import mos_plot, spread_plot
 from app.web.templating import flash, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 
 @router.get("/judge/sign-in/{token}")
@@ -42,7 +43,7 @@ def judge_sign_in(token: str, request: Request, session: SessionDep) -> Redirect
     """Trade the personal link's token for a session cookie, then open the rating page."""
     user = user_for_token(session, token)
     if user is None or not is_judge(session, user):
-        raise PageError(404, "This sign-in link is not valid (revoked, mistyped or expired).")
+        raise ApiError(404, "This sign-in link is not valid (revoked, mistyped or expired).")
     sign_in(request, user)
     return RedirectResponse("/judge", status_code=303)
 
@@ -51,74 +52,54 @@ def judge_sign_in(token: str, request: Request, session: SessionDep) -> Redirect
 def rating_page(request: Request, user: SignedIn, session: SessionDep) -> HTMLResponse:
     """The rating viewer; it loads the judge's trials from /api/judge/trials."""
     if not is_judge(session, user):
-        raise PageError(403, "This page is for judges only.")
+        raise ApiError(403, "This page is for judges only.")
     return render(request, "judge/rate.html", {"user": None, "mode": "rate",
                                                "source": "/api/judge/trials",
                                                "title": "Rate the restorations"})
 
 
 @router.get("/organiser/submissions/{submission_id}/inspect", response_class=HTMLResponse)
-def inspect_page(submission_id: int, request: Request, user: OrganiserPage,
-                 session: SessionDep) -> HTMLResponse:
+def inspect_page(request: Request, user: OrganiserPage,
+                 submission: SubmissionFromPath) -> HTMLResponse:
     """The same viewer, for organisers: each image of a submission beside its input (and GT)."""
-    if session.get(Submission, submission_id) is None:
-        raise PageError(404, f"There is no submission {submission_id}.")
     return render(request, "judge/rate.html", {
         "user": user, "mode": "inspect",
-        "source": f"/api/organiser/submissions/{submission_id}/inspect",
-        "title": f"Submission #{submission_id}"})
+        "source": f"/api/organiser/submissions/{submission.id}/inspect",
+        "title": f"Submission #{submission.id}"})
 
 
-def _desk_context(session: SessionDep, challenge_slug: str) -> dict:
-    challenge = find_challenge(session, challenge_slug)
-    finals = [p for p in challenge.phases if p.kind == "unpaired"]
+def _desk_context(session: SessionDep, challenge: Challenge) -> dict:
     phases = []
-    for phase in finals:
+    for phase in (p for p in challenge.phases if p.kind == "unpaired"):
         campaign = latest_campaign(session, phase)
         phases.append({
             "phase": phase, "campaign": campaign,
             "proposed": qualification.proposed(session, phase),
             "confirmed": qualification.confirmed(session, phase),
-            "progress": _progress(session, campaign.id) if campaign else []})
-    judges = session.scalars(select(Judge).where(Judge.challenge_id == challenge.id)
-                             .order_by(Judge.name)).all()
-    return {"challenge": challenge, "phases": phases, "judges": judges}
+            "progress": judge_progress(session, campaign) if campaign else []})
+    return {"challenge": challenge, "phases": phases, "judges": judges_of(session, challenge)}
 
 
-def _progress(session: SessionDep, campaign_id: int) -> list[dict]:
-    """Per judge: trials drawn and trials fully rated."""
-    counts = session.execute(
-        select(Judge.name, Trial.id, func.count(Candidate.id), func.count(Rating.id))
-        .join(Trial, Trial.judge_id == Judge.id).join(Candidate, Candidate.trial_id == Trial.id)
-        .outerjoin(Rating, Rating.candidate_id == Candidate.id)
-        .where(Trial.campaign_id == campaign_id).group_by(Judge.name, Trial.id))
-    by_judge: dict[str, list[int]] = {}
-    for name, _trial, shown, rated in counts:
-        entry = by_judge.setdefault(name, [0, 0])
-        entry[0] += 1
-        entry[1] += int(shown == rated)
-    return [{"judge": n, "trials": t, "rated": r} for n, (t, r) in sorted(by_judge.items())]
-
-
-@router.get("/organiser/challenges/{slug}/judging", response_class=HTMLResponse)
-def judging_desk(slug: str, request: Request, user: OrganiserPage,
+@router.get("/organiser/challenges/{challenge}/judging", response_class=HTMLResponse)
+def judging_desk(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
                  session: SessionDep) -> HTMLResponse:
     return render(request, "judge/desk.html", {"user": user, "section": "organiser",
                                                "new_link": request.session.pop("judge_link", None),
-                                               **_desk_context(session, slug)})
+                                               "max_repeat_share": MAX_REPEAT_SHARE,
+                                               **_desk_context(session, challenge)})
 
 
 def _back(slug: str) -> RedirectResponse:
     return RedirectResponse(f"/organiser/challenges/{slug}/judging", status_code=303)
 
 
-@router.post("/organiser/challenges/{slug}/phases/{phase_slug}/qualification",
+@router.post("/organiser/challenges/{challenge}/phases/{phase}/qualification",
              dependencies=[Depends(require_csrf)])
-async def confirm_finalists(slug: str, phase_slug: str, request: Request, user: OrganiserPage,
-                            session: SessionDep) -> RedirectResponse:
-    form = await request.form()
-    names = [str(v) for v in form.getlist("team")]
-    phase = find_phase(find_challenge(session, slug), phase_slug)
+def confirm_finalists(request: Request, user: OrganiserPage, phase: PhaseFromPath,
+                      session: SessionDep,
+                      team: Annotated[list[str] | None, Form()] = None) -> RedirectResponse:
+    names = team or []
+    slug = phase.challenge.slug
     try:
         listed = qualification.confirm(session, phase, names, actor=user)
     except QualificationError as exc:
@@ -128,19 +109,21 @@ async def confirm_finalists(slug: str, phase_slug: str, request: Request, user: 
     return _back(slug)
 
 
-@router.post("/organiser/challenges/{slug}/phases/{phase_slug}/campaign",
+@router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign",
              dependencies=[Depends(require_csrf)])
-async def start_campaign(slug: str, phase_slug: str, request: Request, user: OrganiserPage,
-                         session: SessionDep) -> RedirectResponse:
-    form = await request.form()
-    phase = find_phase(find_challenge(session, slug), phase_slug)
+async def start_campaign(request: Request, user: OrganiserPage, phase: PhaseFromPath,
+                         session: SessionDep, scale: Annotated[str, Form()] = "1-10",
+                         criteria: Annotated[str, Form()] = "",
+                         repeats: Annotated[str, Form()] = "0.05") -> RedirectResponse:
+    """The desk's form: ``scale``, ``criteria``, ``repeats`` (a share, as in the API) and one
+    ``submission:<team>`` field per finalist whose submission is not its last one."""
+    form = await request.form()  # the submission:<team> fields are named by the finalists
+    slug = phase.challenge.slug
     chosen = {key.removeprefix("submission:"): int(str(value)) for key, value in form.items()
               if key.startswith("submission:") and str(value).isdigit()}
     try:
-        options = CampaignOptions(scale=parse_scale(str(form.get("scale", "1-10"))),
-                                  criteria=form.get("criteria") == "on",
-                                  repeat_share=float(str(form.get("repeats", "5"))) / 100,
-                                  submissions=chosen)
+        options = CampaignOptions(scale=parse_scale(scale), criteria=criteria == "on",
+                                  repeat_share=float(repeats), submissions=chosen)
         open_campaign(session, phase, options, actor=user)
     except (CampaignError, ValueError) as exc:
         flash(request, "error", f"The campaign was not opened: {exc}")
@@ -149,11 +132,11 @@ async def start_campaign(slug: str, phase_slug: str, request: Request, user: Org
     return _back(slug)
 
 
-@router.post("/organiser/challenges/{slug}/phases/{phase_slug}/campaign/close",
+@router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign/close",
              dependencies=[Depends(require_csrf)])
-def stop_campaign(slug: str, phase_slug: str, request: Request, user: OrganiserPage,
+def stop_campaign(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                   session: SessionDep) -> RedirectResponse:
-    phase: Phase = find_phase(find_challenge(session, slug), phase_slug)
+    slug = phase.challenge.slug
     campaign = open_campaign_of(session, phase)
     if campaign is not None:
         close_campaign(session, campaign, actor=user)
@@ -161,13 +144,13 @@ def stop_campaign(slug: str, phase_slug: str, request: Request, user: OrganiserP
     return _back(slug)
 
 
-@router.post("/organiser/challenges/{slug}/judges", dependencies=[Depends(require_csrf)])
-def invite_judge(slug: str, request: Request, user: OrganiserPage, session: SessionDep,
-                 name: Annotated[str, Form()] = "",
+@router.post("/organiser/challenges/{challenge}/judges", dependencies=[Depends(require_csrf)])
+def invite_judge(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
+                 session: SessionDep, name: Annotated[str, Form()] = "",
                  email: Annotated[str, Form()] = "") -> RedirectResponse:
+    slug = challenge.slug
     try:
-        judge, token = add_judge(session, find_challenge(session, slug), name,
-                                 email=email or None, actor=user)
+        judge, token = add_judge(session, challenge, name, email=email or None, actor=user)
     except (CampaignError, AccountError) as exc:
         flash(request, "error", str(exc))
         return _back(slug)
@@ -175,11 +158,10 @@ def invite_judge(slug: str, request: Request, user: OrganiserPage, session: Sess
     return _back(slug)
 
 
-@router.get("/challenges/{slug}/final", response_class=HTMLResponse)
-def final_page(slug: str, request: Request, user: Viewer, session: SessionDep) -> HTMLResponse:
-    challenge = find_challenge(session, slug)
-    with shown_as_page():
-        body = visible_results(session, user, slug).to_json()
+@router.get("/challenges/{challenge}/final", response_class=HTMLResponse)
+def final_page(request: Request, user: Viewer, challenge: ChallengeFromPath,
+               session: SessionDep) -> HTMLResponse:
+    body = visible_results(session, user, challenge).to_json()
     teams = [t for row in body["rows"] for t in body["subjective"]["teams"]
              if t["team"] == row["team"]]
     return render(request, "judge/final.html", {

@@ -1,4 +1,4 @@
-"""Scores submissions: the one task body that Celery workers and the embedded local worker both run.
+"""Scores submissions: the one job body that Celery workers and the embedded local worker both run.
 
 The submission row is the source of truth. ``score_submission(id)`` claims the row
 (``queued`` -> ``scoring`` in one conditional UPDATE, attempts + 1, worker name, lease),
@@ -8,34 +8,32 @@ replaces any earlier results, so a job run twice is still scored exactly once. B
 found late and non-finite metrics fail the submission with the message (no retry); any
 other error puts it back in the queue until RAIM_SCORING_RETRIES attempts are spent.
 
-``sweep()`` finds submissions stuck in ``scoring`` (no heartbeat for
-RAIM_STALE_AFTER_SECONDS, or their worker process is gone) and re-queues or fails them.
+``LocalWorker`` is the embedded worker of ``raim serve`` without a broker; stuck jobs are
+found by ``app.jobs.sweeper``.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
-import psutil
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
-from app import queue
 from app.config import Settings, get_settings
 from app.db import session_scope
 from app.evaluation import Evaluation, build_scorer, evaluate, inventory
-from app.models import AuditLog, ImageResult, Phase, Submission, utcnow
+from app.jobs import queue
+from app.jobs.sweeper import queued_ids, sweep, worker_name
+from app.models import ImageResult, Phase, Submission, utcnow
+from app.storage import dataset_dir, upload_file
 from metrics.images import InvalidInput
 from metrics.pipeline import FastScorer
-from metrics.registry import RAIM_METRICS
+from metrics.registry import METRIC_NAMES, RAIM_METRICS
 from metrics.weights import require
 from scoring.formula import Formula, formula_from_config
 from scoring.report import NonFiniteMetric
@@ -44,7 +42,7 @@ log = logging.getLogger(__name__)
 
 _scorers: dict[tuple[str, str], FastScorer] = {}
 _scorer_lock = threading.Lock()
-HOLD_POLL_SECONDS = 0.05
+RETRY_DELAY_SECONDS = 10
 
 
 class Outcome(enum.Enum):
@@ -52,12 +50,6 @@ class Outcome(enum.Enum):
     FAILED = "failed"
     RETRY = "retry"
     SKIPPED = "skipped"  # not queued any more (already scored, or taken by another worker)
-
-
-def worker_name(suffix: str = "") -> str:
-    """``host:pid`` (plus a suffix for the embedded worker): lets a sweeper tell if it died."""
-    name = f"{socket.gethostname()}:{os.getpid()}"
-    return f"{name}:{suffix}" if suffix else name
 
 
 def scorer(settings: Settings | None = None) -> FastScorer:
@@ -85,16 +77,6 @@ class Job:
     ground_truth: Path | None
     formula: Formula
     worker: str
-
-
-def upload_file(settings: Settings, upload_path: str) -> Path:
-    """Stored upload paths are relative to RAIM_DATA_DIR (shared by every machine)."""
-    return settings.data_dir / upload_path
-
-
-def dataset_dir(settings: Settings, phase: Phase, role: str) -> Path | None:
-    dataset = phase.dataset(role)
-    return settings.datasets_dir / dataset.path if dataset is not None else None
 
 
 def claim(submission_id: int, worker: str, settings: Settings) -> Job | None:
@@ -136,13 +118,6 @@ def record_progress(job: Job, done: int) -> None:
                         .values(progress_done=done, heartbeat_at=utcnow()))
 
 
-def hold_if_asked(settings: Settings) -> None:
-    """Test-only pause: wait while RAIM_HOLD_SCORING_FILE exists (makes 'mid-job' deterministic)."""
-    hold = settings.hold_scoring_file
-    while hold is not None and hold.exists():
-        time.sleep(HOLD_POLL_SECONDS)
-
-
 def run_job(job: Job, settings: Settings) -> Evaluation | None:
     """Score the upload; None for unpaired phases, which people judge instead."""
     if job.ground_truth is None:
@@ -174,8 +149,8 @@ def store_results(job: Job, evaluation: Evaluation | None) -> bool:
 
 
 def _result_columns(row: dict) -> dict:
-    keys = ("name", "psnr", "ssim", "lpips", "dists", "niqe", "score")
-    return {key: row.get(key) for key in keys}
+    """An ImageResult's columns from a report row: the name, each registry metric, the score."""
+    return {key: row.get(key) for key in ("name", *METRIC_NAMES, "score")}
 
 
 def fail(job: Job, message: str) -> None:
@@ -206,7 +181,6 @@ def score_submission(submission_id: int, *, worker: str | None = None,
     job = claim(submission_id, worker or worker_name(), settings)
     if job is None:
         return Outcome.SKIPPED
-    hold_if_asked(settings)
     try:
         evaluation = run_job(job, settings)
     except (InvalidInput, NonFiniteMetric) as exc:
@@ -216,102 +190,6 @@ def score_submission(submission_id: int, *, worker: str | None = None,
         log.exception("scoring submission %s failed", submission_id)
         return release(job, f"{type(exc).__name__}: {exc}", settings)
     return Outcome.SCORED if store_results(job, evaluation) else Outcome.SKIPPED
-
-
-# -- stuck submissions ------------------------------------------------------------------
-
-
-def worker_gone(worker: str | None) -> bool:
-    """True when ``worker`` names a process on this host that no longer runs."""
-    if not worker:
-        return True
-    host, _, rest = worker.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False  # another machine: only the lease can tell
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def stuck_reason(sub: Submission, now: datetime, settings: Settings) -> str | None:
-    last = sub.heartbeat_at or sub.started_at
-    if last is not None and now - last > timedelta(seconds=settings.stale_after_seconds):
-        return f"no progress from worker {sub.worker} for {int((now - last).total_seconds())} s"
-    if worker_gone(sub.worker):
-        return f"worker {sub.worker} is gone"
-    return None
-
-
-def _requeue_stuck(session: Session, now: datetime, settings: Settings) -> list[int]:
-    requeued = []
-    rows = session.execute(select(Submission).where(Submission.status == "scoring")
-                           .with_for_update(skip_locked=True)).scalars()
-    for sub in rows:
-        reason = stuck_reason(sub, now, settings)
-        if reason is None:
-            continue
-        if sub.attempts >= settings.scoring_retries:
-            sub.status, sub.finished_at = "failed", now
-            sub.error = f"scoring did not finish after {sub.attempts} attempt(s); last: {reason}"
-        else:
-            sub.status = "queued"
-            requeued.append(sub.id)
-        session.add(AuditLog(action="sweep", target=f"submission:{sub.id}",
-                             details={"reason": reason, "attempts": sub.attempts,
-                                      "status": sub.status}))
-    return requeued
-
-
-def sweep(settings: Settings | None = None, *, now: datetime | None = None) -> list[int]:
-    """Re-queue (or fail, past the retry bound) stuck submissions; returns re-queued ids."""
-    settings = settings or get_settings()
-    with session_scope(immediate=True) as session:
-        requeued = _requeue_stuck(session, now or utcnow(), settings)
-    queue.enqueue(requeued)
-    return requeued
-
-
-def queued_ids(limit: int | None = None) -> list[int]:
-    """Queued submissions, oldest first."""
-    with session_scope() as session:
-        query = (select(Submission.id).where(Submission.status == "queued")
-                 .order_by(Submission.created_at, Submission.id).limit(limit))
-        return list(session.execute(query).scalars())
-
-
-def resume_queued() -> list[int]:
-    """At start-up: hand every queued submission to the workers again (duplicates are no-ops)."""
-    ids = queued_ids()
-    queue.enqueue(ids)
-    return ids
-
-
-class Sweeper:
-    """A daemon thread that runs ``sweep()`` every RAIM_SWEEP_INTERVAL_SECONDS."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="raim-sweeper", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.settings.sweep_interval_seconds):
-            try:
-                sweep(self.settings)
-            except Exception:  # the database may be briefly away: try again next round
-                log.exception("sweep failed")
 
 
 class LocalWorker:
@@ -357,4 +235,4 @@ class LocalWorker:
             self._wake.clear()
             return
         if score_submission(ids[0], worker=self.name, settings=self.settings) is Outcome.RETRY:
-            self._stop.wait(queue.RETRY_DELAY_SECONDS)
+            self._stop.wait(RETRY_DELAY_SECONDS)

@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from app.web.bundle_upload import UnsafeBundle, unpack_bundle
+from app.bundles.unpack import UnsafeBundle, unpack_bundle
 
 
 def make_zip(path, members):

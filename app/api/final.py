@@ -1,0 +1,24 @@
+"""The final results of a judged challenge: the blended ranking as JSON and as CSV."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app.deps import ChallengeFromPath, OptionalUser, SessionDep
+from app.judging import results
+
+router = APIRouter(prefix="/api/challenges", tags=["judging"])
+
+
+@router.get("/{challenge}/final")
+def read_final(challenge: ChallengeFromPath, user: OptionalUser, session: SessionDep) -> dict:
+    """``{"rows": [{"rank", "team", "objective", "subjective", "final", ...}], "method", ...}``."""
+    return results.visible_results(session, user, challenge).to_json()
+
+
+@router.get("/{challenge}/final.csv")
+def read_final_csv(challenge: ChallengeFromPath, user: OptionalUser,
+                   session: SessionDep) -> Response:
+    body = results.to_csv(results.visible_results(session, user, challenge))
+    return Response(body, media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{challenge.slug}-final.csv"'})

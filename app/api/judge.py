@@ -1,0 +1,99 @@
+"""Judges' JSON routes: their trials, their ratings, and the blind images behind their tokens.
+
+Judge-facing answers carry only opaque tokens, labels and scores: no team, submission,
+file name, time or header (``ETag``, ``Last-Modified``) that could tell one finalist
+from another or repeat across judges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from app.deps import JudgeUser, SessionDep
+from app.errors import ApiError
+from app.judging import trials
+from app.judging.blind import ImageMissing, source_image
+from app.web.csrf import require_csrf_header
+
+router = APIRouter(tags=["judging"])
+IMAGE_PATH = "/judge/images/"
+IMAGE_HEADERS = {"Cache-Control": "private, max-age=604800, immutable",
+                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+class RatingRequest(BaseModel):
+    """Scores of one trial's candidates by label; ``criteria`` only when the campaign rates them.
+
+    Scores and criteria are checked against the trial (labels, scale, known criteria) by
+    app.judging.trials, which names every problem.
+    """
+
+    trial_id: str = Field("", description="a trial_id given by GET /api/judge/trials")
+    scores: dict[str, Any] = Field(default_factory=dict, examples=[{"A": 7, "B": 4}])
+    criteria: dict[str, Any] | None = Field(None, examples=[{"A": {"noise": 6}}])
+
+
+class Progress(BaseModel):
+    rated: int
+    total: int
+
+
+class TrialsAnswer(BaseModel):
+    trials: list[dict[str, Any]]
+    progress: Progress
+
+
+class RatingAnswer(BaseModel):
+    trial_id: str
+    rated: bool
+    saved: list[str]
+    progress: Progress
+
+
+def csrf_for_cookies(request: Request) -> None:
+    """Browser (cookie) callers must send the CSRF header; token (Bearer) callers need not."""
+    if not request.headers.get("authorization", "").lower().startswith("bearer "):
+        require_csrf_header(request)
+
+
+def image_url(token: str) -> str:
+    return IMAGE_PATH + token
+
+
+def png(data: bytes) -> Response:
+    """A blind PNG, cacheable by this browser only, with nothing that tells where it came from."""
+    return Response(content=data, media_type="image/png", headers=IMAGE_HEADERS)
+
+
+@router.get("/api/judge/trials")
+def read_trials(user: JudgeUser, session: SessionDep) -> TrialsAnswer:
+    """``{"trials": [{"trial_id", "input_url", "candidates": [...], "rated"}], "progress"}``."""
+    shown = trials.judge_trials(session, user)
+    session.commit()  # trials drawn on first call are kept before anyone sees them
+    return TrialsAnswer(trials=[trials.trial_view(t, image_url) for t in shown],
+                        progress=Progress(**trials.progress(shown)))
+
+
+@router.post("/api/judge/ratings", dependencies=[Depends(csrf_for_cookies)])
+def create_ratings(body: RatingRequest, user: JudgeUser, session: SessionDep) -> RatingAnswer:
+    """Save scores the moment they are given; repeated posts replace earlier scores."""
+    trial = trials.record_ratings(session, user, body.trial_id, body.scores, body.criteria)
+    session.commit()
+    mine = trials.judge_trials(session, user)
+    return RatingAnswer(trial_id=trial.token, rated=trials.is_rated(trial),
+                        saved=sorted(body.scores), progress=Progress(**trials.progress(mine)))
+
+
+@router.get(IMAGE_PATH + "{token}", include_in_schema=False)
+def read_judge_image(token: str, user: JudgeUser, session: SessionDep) -> Response:
+    """A trial's image by its opaque token; another judge's token is simply not found."""
+    source = trials.resolve_image(session, user, token)
+    if source is None:
+        raise ApiError(404, "image not found")
+    try:
+        return png(source_image(source))
+    except ImageMissing as exc:
+        raise ApiError(404, "image not found") from exc

@@ -1,0 +1,1 @@
+"""Challenge bundles: the YAML schema, checking a folder, loading it, unpacking an uploaded zip."""

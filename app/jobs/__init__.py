@@ -1,0 +1,1 @@
+"""Scoring jobs: the Celery app (broker), enqueueing (queue), the task (tasks), the worker, the sweeper."""

@@ -1,0 +1,125 @@
+"""Stuck jobs: submissions left in ``scoring`` by a worker that died or stopped heart-beating.
+
+``sweep()`` re-queues them (or fails them once RAIM_SCORING_RETRIES attempts are spent),
+writing each decision to the audit log; ``Sweeper`` runs it every
+RAIM_SWEEP_INTERVAL_SECONDS beside a broker's workers, and ``resume_queued`` hands every
+queued row to the workers again at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import datetime, timedelta
+
+import psutil
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings, get_settings
+from app.db import session_scope
+from app.jobs import queue
+from app.models import AuditLog, Submission, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def worker_name(suffix: str = "") -> str:
+    """``host:pid`` (plus a suffix for the embedded worker): lets a sweeper tell if it died."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    return f"{name}:{suffix}" if suffix else name
+
+
+def worker_gone(worker: str | None) -> bool:
+    """True when ``worker`` names a process on this host that no longer runs."""
+    if not worker:
+        return True
+    host, _, rest = worker.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine: only the lease can tell
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def stuck_reason(sub: Submission, now: datetime, settings: Settings) -> str | None:
+    last = sub.heartbeat_at or sub.started_at
+    if last is not None and now - last > timedelta(seconds=settings.stale_after_seconds):
+        return f"no progress from worker {sub.worker} for {int((now - last).total_seconds())} s"
+    if worker_gone(sub.worker):
+        return f"worker {sub.worker} is gone"
+    return None
+
+
+def _requeue_stuck(session: Session, now: datetime, settings: Settings) -> list[int]:
+    requeued = []
+    rows = session.execute(select(Submission).where(Submission.status == "scoring")
+                           .with_for_update(skip_locked=True)).scalars()
+    for sub in rows:
+        reason = stuck_reason(sub, now, settings)
+        if reason is None:
+            continue
+        if sub.attempts >= settings.scoring_retries:
+            sub.status, sub.finished_at = "failed", now
+            sub.error = f"scoring did not finish after {sub.attempts} attempt(s); last: {reason}"
+        else:
+            sub.status = "queued"
+            requeued.append(sub.id)
+        session.add(AuditLog(action="sweep", target=f"submission:{sub.id}",
+                             details={"reason": reason, "attempts": sub.attempts,
+                                      "status": sub.status}))
+    return requeued
+
+
+def sweep(settings: Settings | None = None, *, now: datetime | None = None) -> list[int]:
+    """Re-queue (or fail, past the retry bound) stuck submissions; returns re-queued ids."""
+    settings = settings or get_settings()
+    with session_scope(immediate=True) as session:
+        requeued = _requeue_stuck(session, now or utcnow(), settings)
+    queue.enqueue(requeued)
+    return requeued
+
+
+def queued_ids(limit: int | None = None) -> list[int]:
+    """Queued submissions, oldest first."""
+    with session_scope() as session:
+        query = (select(Submission.id).where(Submission.status == "queued")
+                 .order_by(Submission.created_at, Submission.id).limit(limit))
+        return list(session.execute(query).scalars())
+
+
+def resume_queued() -> list[int]:
+    """At start-up: hand every queued submission to the workers again (duplicates are no-ops)."""
+    ids = queued_ids()
+    queue.enqueue(ids)
+    return ids
+
+
+class Sweeper:
+    """A daemon thread that runs ``sweep()`` every RAIM_SWEEP_INTERVAL_SECONDS."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="raim-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.settings.sweep_interval_seconds):
+            try:
+                sweep(self.settings)
+            except Exception:  # the database may be briefly away: try again next round
+                log.exception("sweep failed")

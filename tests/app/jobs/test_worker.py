@@ -1,0 +1,73 @@
+"""The scoring job: claim, score exactly once, failures, bounded retries."""
+
+import pytest
+from sqlalchemy import select
+
+from app.config import get_settings
+from app.db import session_scope
+from app.jobs import sweeper, worker
+from tests.utils.jobs import dead_worker_name, load, result_count, submit
+
+
+@pytest.mark.slow
+def test_score_submission_scores_once_and_a_second_run_is_a_no_op(arena, tmp_path, weights_dir):
+    sub_id = submit(arena, arena.samples.pred, tmp_path)
+    assert worker.score_submission(sub_id) is worker.Outcome.SCORED
+    assert worker.score_submission(sub_id) is worker.Outcome.SKIPPED
+    sub = load(sub_id)
+    assert sub.status == "scored" and sub.attempts == 1 and sub.progress_done == 3
+    assert sub.score == pytest.approx(sub.mean["score"]) and result_count(sub_id) == 3
+    assert set(sub.versions) == {"psnr", "ssim", "lpips", "dists", "niqe"}
+
+
+@pytest.mark.slow
+def test_score_submission_after_a_lost_lease_stores_results_exactly_once(arena, tmp_path,
+                                                                         weights_dir):
+    sub_id = submit(arena, arena.samples.pred, tmp_path)
+    settings = get_settings()
+    first = worker.claim(sub_id, dead_worker_name(), settings)  # a worker that then died
+    assert first is not None
+    assert sweeper.sweep(settings) == [sub_id]
+    assert worker.score_submission(sub_id) is worker.Outcome.SCORED
+    late = worker.run_job(first, settings)  # the first worker's late result is refused
+    assert worker.store_results(first, late) is False
+    sub = load(sub_id)
+    assert sub.status == "scored" and sub.attempts == 2 and result_count(sub_id) == 3
+
+
+def test_score_submission_invalid_input_found_late_fails_without_retry(arena, tmp_path):
+    sub_id = submit(arena, arena.samples.pred, tmp_path)
+    (get_settings().datasets_dir / "raim-test/validation/ground_truth/002.png").unlink()
+    assert worker.score_submission(sub_id) is worker.Outcome.FAILED
+    sub = load(sub_id)
+    assert sub.status == "failed" and sub.attempts == 1
+    assert "002.png" in sub.error and result_count(sub_id) == 0
+
+
+def test_score_submission_unexpected_errors_retry_then_fail_with_the_reason(
+        arena, tmp_path, monkeypatch, weights_dir):
+    # A worker whose GPU is not there: an environment error, not the team's fault.
+    sub_id = submit(arena, arena.samples.pred, tmp_path)
+    monkeypatch.setenv("RAIM_SCORING_RETRIES", "2")
+    monkeypatch.setenv("RAIM_DEVICE", "cuda:99")
+    get_settings.cache_clear()
+    assert worker.score_submission(sub_id) is worker.Outcome.RETRY
+    assert load(sub_id).status == "queued"
+    assert worker.score_submission(sub_id) is worker.Outcome.FAILED
+    sub = load(sub_id)
+    assert sub.status == "failed" and sub.attempts == 2
+    assert sub.error.startswith("scoring failed 2 times; last error: RuntimeError")
+
+
+def test_score_submission_unpaired_phase_is_checked_and_left_to_the_judges(arena, tmp_path):
+    from app.models import Challenge
+    from tests.utils.arena import add_phase
+
+    with session_scope() as session:
+        challenge_id = session.scalar(select(Challenge.id))
+    add_phase(challenge_id, "final", None, kind="unpaired", position=1)
+    sub_id = submit(arena, arena.samples.lq, tmp_path, "final.zip", phase="final")
+    assert worker.score_submission(sub_id) is worker.Outcome.SCORED
+    sub = load(sub_id)
+    assert sub.score is None and result_count(sub_id) == 0
+    assert sub.notes == ["unpaired phase: no objective score; judged by people"]
