@@ -6,6 +6,8 @@ from sqlalchemy import select
 from app.config import get_settings
 from app.db import session_scope
 from app.jobs import sweeper, worker
+from metrics.numerics import NUMERICS_VERSION
+from metrics.registry import METRIC_NAMES
 from tests.utils.jobs import dead_worker_name, load, result_count, submit
 
 
@@ -17,7 +19,8 @@ def test_score_submission_scores_once_and_a_second_run_is_a_no_op(arena, tmp_pat
     sub = load(sub_id)
     assert sub.status == "scored" and sub.attempts == 1 and sub.progress_done == 3
     assert sub.score == pytest.approx(sub.mean["score"]) and result_count(sub_id) == 3
-    assert set(sub.versions) == {"psnr", "ssim", "lpips", "dists", "niqe"}
+    assert set(sub.versions) == {*METRIC_NAMES, "numerics"}  # recognisable after a change
+    assert sub.versions["numerics"] == NUMERICS_VERSION
 
 
 @pytest.mark.slow
@@ -42,6 +45,25 @@ def test_score_submission_invalid_input_found_late_fails_without_retry(arena, tm
     sub = load(sub_id)
     assert sub.status == "failed" and sub.attempts == 1
     assert "002.png" in sub.error and result_count(sub_id) == 0
+
+
+@pytest.mark.slow
+def test_score_submission_where_niqe_is_undefined_fails_once_naming_image_and_metric(
+        arena, tmp_path, weights_dir):
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    pred = tmp_path / "pred"
+    shutil.copytree(arena.samples.pred, pred)
+    ramp = np.tile(np.linspace(0, 255, 128).astype(np.uint8)[None, :, None], (128, 1, 3))
+    cv2.imwrite(str(pred / "002.png"), ramp)  # varied, so accepted; yet NIQE has nothing to fit
+    sub_id = submit(arena, pred, tmp_path)
+    assert worker.score_submission(sub_id) is worker.Outcome.FAILED
+    sub = load(sub_id)
+    assert sub.status == "failed" and sub.attempts == 1 and result_count(sub_id) == 0
+    assert sub.error.startswith("002: NIQE is undefined") and "Traceback" not in sub.error
 
 
 def test_score_submission_unexpected_errors_retry_then_fail_with_the_reason(
