@@ -94,15 +94,14 @@ def test_score_pairs_rejects_a_size_mismatch_naming_both_sizes(scorer, photo_set
         list(scorer.score_pairs([("001", lambda: pred, lambda: gt)]))
 
 
+def _cached_scorer(suite, cache_dir, *, max_bytes: int, from_stage: int) -> FastScorer:
+    return FastScorer(suite.weights_dir, suite=suite, reuse_memory=False, gt_cache_dir=cache_dir,
+                      gt_cache_max_bytes=max_bytes, gt_cache_from_stage=from_stage)
+
+
 @pytest.mark.slow
 def test_gt_cache_warm_pass_gives_the_same_numbers(raim_suite, photo_set, reference, tmp_path):
-    cached = FastScorer(
-        raim_suite.weights_dir,
-        suite=raim_suite,
-        gt_cache_dir=tmp_path,
-        gt_cache_max_bytes=10**9,
-        gt_cache_from_stage=1,
-    )
+    cached = _cached_scorer(raim_suite, tmp_path, max_bytes=10**9, from_stage=1)
     first = dict(cached.score_pairs(_sources(photo_set)))
     entries = sorted(p.name for p in tmp_path.iterdir())
     assert len(entries) == 3 and not any(e.startswith(".") for e in entries)
@@ -114,13 +113,7 @@ def test_gt_cache_warm_pass_gives_the_same_numbers(raim_suite, photo_set, refere
 
 @pytest.mark.slow
 def test_gt_cache_stores_nothing_beyond_its_byte_budget(raim_suite, photo_set, reference, tmp_path):
-    tiny = FastScorer(
-        raim_suite.weights_dir,
-        suite=raim_suite,
-        gt_cache_dir=tmp_path,
-        gt_cache_max_bytes=1000,
-        gt_cache_from_stage=5,
-    )
+    tiny = _cached_scorer(raim_suite, tmp_path, max_bytes=1000, from_stage=5)
     results = dict(tiny.score_pairs(_sources(photo_set)))
     assert list(tmp_path.iterdir()) == []
     for name, expected in reference.items():
@@ -163,10 +156,7 @@ def test_scorer_refuses_a_suite_with_other_metrics(tmp_path):
 def test_fill_gt_cache_ahead_of_submissions_gives_the_same_numbers(
     raim_suite, photo_set, reference, tmp_path
 ):
-    filled = FastScorer(
-        raim_suite.weights_dir, suite=raim_suite, reuse_memory=False,
-        gt_cache_dir=tmp_path, gt_cache_max_bytes=10**9, gt_cache_from_stage=2,
-    )  # fmt: skip
+    filled = _cached_scorer(raim_suite, tmp_path, max_bytes=10**9, from_stage=2)
     ground_truths = [_loader(p) for p in sorted(photo_set.gt.glob("*.png"))]
     assert filled.fill_gt_cache(ground_truths) == 3
     assert filled.fill_gt_cache(ground_truths) == 0  # already there
