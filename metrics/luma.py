@@ -15,11 +15,10 @@ wr*R + wg*G + wb*B) / scale`` levels, with the integer weights of pyiqa's matric
   one correctly rounded float64 division per pixel: the same bits on every machine;
 - **rounded** planes (SSIM and NIQE) round it to an integer level, **half to even**:
   what pyiqa's own code (``torch.round``) does to an exact product, so these are the
-  numbers pyiqa means, free of the BLAS path. Ties matter: on the real photographs of
-  tests/data and a 512x512 sample set, half to even gives plain pyiqa's NIQE to within
-  1e-3 (exactly on three of four test images), while rounding half up, as MATLAB's uint8
-  conversion does, lands up to 1.1e-2 away, and half down up to 1.7e-2
-  (docs/fidelity.md).
+  numbers pyiqa means, free of the BLAS path. The rule matters: on the photographs of
+  tests/data and three 512x512 sample tiles, half to even lands within 1e-3 of plain pyiqa's
+  NIQE (exactly on three of seven), rounding half up as MATLAB's uint8 conversion does up to
+  1.1e-2 away, half down up to 1.7e-2 (docs/fidelity.md).
 """
 
 from __future__ import annotations
