@@ -18,6 +18,7 @@ from app.audit import record
 from app.errors import ApiError
 from app.intake.views import submission_view
 from app.models import LEADERBOARD_VISIBILITY, Challenge, ImageResult, Phase, Submission, Team, User, utcnow
+from metrics.numerics import NUMERICS_VERSION
 from metrics.registry import METRIC_NAMES
 
 CSV_COLUMNS = ("submission_id", "challenge", "phase", "team", "user", "status", "created_at",
@@ -94,6 +95,20 @@ def _csv_row(challenge: Challenge, sub: Submission) -> dict:
         **{m: mean.get(m, "") for m in METRIC_NAMES},
         "error": sub.error or "",
     }
+
+
+def outdated_numerics(session: Session, challenge: Challenge) -> dict[int, int]:
+    """Per phase id, how many scored submissions were computed with other numerics than
+    today's (docs/fidelity.md, "When to rescore"); results stored before numerics were
+    recorded count as other."""
+    counts: dict[int, int] = {}
+    rows = session.execute(
+        select(Submission.phase_id, Submission.versions).join(Phase)
+        .where(Phase.challenge_id == challenge.id, Submission.status == "scored"))
+    for phase_id, versions in rows:
+        if (versions or {}).get("numerics") != NUMERICS_VERSION:
+            counts[phase_id] = counts.get(phase_id, 0) + 1
+    return counts
 
 
 def challenge_submissions(session: Session, challenge: Challenge, limit: int) -> list[Submission]:

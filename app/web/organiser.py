@@ -79,12 +79,14 @@ def _scratch(data_dir: Path) -> Path:
 def organiser_challenge(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
                         session: SessionDep) -> HTMLResponse:
     submissions = actions.challenge_submissions(session, challenge, LISTED_SUBMISSIONS)
+    outdated = actions.outdated_numerics(session, challenge)
     counts: dict[int, int] = {}
     for sub in submissions:
         counts[sub.phase_id] = counts.get(sub.phase_id, 0) + 1
     return render(request, "organiser/challenge.html", {
         "user": user, "section": "organiser", "challenge": challenge,
-        "phases": [{"phase": p, "count": counts.get(p.id, 0)} for p in challenge.phases],
+        "phases": [{"phase": p, "count": counts.get(p.id, 0), "outdated": outdated.get(p.id, 0)}
+                   for p in challenge.phases],
         "submissions": submissions, "visibilities": LEADERBOARD_VISIBILITY,
         "csv_url": f"/api/organiser/challenges/{challenge.slug}/submissions.csv",
         "download_url": download_url})

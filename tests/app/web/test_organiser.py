@@ -135,3 +135,15 @@ def test_organiser_challenge_page_links_csv_and_downloads(client, arena, organis
     assert response.status_code == 200
     csv = client.get(response.context["csv_url"])
     assert csv.status_code == 200 and "alpha" in csv.text
+
+
+def test_challenge_page_counts_results_scored_with_older_numerics(client, arena, organiser):
+    from metrics.numerics import NUMERICS_VERSION
+
+    phase_id, team_id = arena.phase_id, arena.team_ids["alpha"]
+    old = scored_submission(phase_id, team_id, {"001": 50.0})  # stored without a numerics version
+    page = client.get("/organiser/challenges/raim-test", headers=HTML).text
+    assert "1 with older numerics" in page
+    with session_scope() as session:
+        session.get_one(Submission, old).versions = {"numerics": NUMERICS_VERSION}
+    assert "older numerics" not in client.get("/organiser/challenges/raim-test", headers=HTML).text
