@@ -1,16 +1,14 @@
-"""The organisers' procedure with plain pyiqa, none of this engine's code: the yardstick.
+"""The organisers' procedure with plain pyiqa, none of the engine's numerics: the yardstick.
 
 docs/fidelity.md, ``bench/score_bench.py`` and the cross-machine tests compare the engine
-with this: every metric created by ``pyiqa.create_metric`` with the RAIM options and
-called through pyiqa's own ``forward`` on 1 x 3 x H x W float32 RGB in [0, 1], borders
+with this: every metric created by ``pyiqa.create_metric`` with the RAIM options (loaded
+by ``MetricSuite``, which does only that) and called through pyiqa's own ``forward`` on 1 x 3 x H x W float32 RGB in [0, 1], borders
 cropped, so pyiqa converts colours itself (with a float32 product whose rounding follows
 the BLAS path: that is what it is here to show).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,16 +21,9 @@ def plain_pyiqa(weights_dir: Path, device: str = "cpu") -> Callable[[np.ndarray,
     """A function scoring one decoded (prediction, ground truth) pair with plain pyiqa."""
     import torch
 
-    torch.hub.set_dir(str(weights_dir))
-    import pyiqa
+    from metrics.engine import MetricSuite  # only to load pyiqa's models, each by create_metric
 
-    models = {}
-    for spec in RAIM_METRICS:
-        options = dict(spec.options)
-        if spec.weights:
-            options["pretrained_model_path"] = str(Path(weights_dir) / spec.weights[0])
-        with contextlib.redirect_stdout(io.StringIO()):
-            models[spec.name] = pyiqa.create_metric(spec.pyiqa_name, device=device, **options)
+    suite = MetricSuite(weights_dir, device=device, specs=RAIM_METRICS, crop=RAIM_CROP)
 
     def tensor(image: np.ndarray):
         t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0)
@@ -40,9 +31,10 @@ def plain_pyiqa(weights_dir: Path, device: str = "cpu") -> Callable[[np.ndarray,
 
     def score(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
         x, y = tensor(pred), tensor(gt)
-        with torch.no_grad():
+        with torch.no_grad():  # through each model's own forward: pyiqa converts colours itself
             return {
-                spec.name: float(models[spec.name](x, y) if spec.full_reference else models[spec.name](x))
+                spec.name: float(suite.model(spec.name)(x, y) if spec.full_reference
+                                 else suite.model(spec.name)(x))
                 for spec in RAIM_METRICS
             }
 
