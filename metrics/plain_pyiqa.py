@@ -2,9 +2,9 @@
 
 docs/fidelity.md, ``bench/score_bench.py`` and the cross-machine tests compare the engine
 with this: every metric created by ``pyiqa.create_metric`` with the RAIM options (loaded
-by ``MetricSuite``, which does only that) and called through pyiqa's own ``forward`` on 1 x 3 x H x W float32 RGB in [0, 1], borders
-cropped, so pyiqa converts colours itself (with a float32 product whose rounding follows
-the BLAS path: that is what it is here to show).
+by ``MetricSuite``, which does only that) and called through pyiqa's own ``forward`` on
+1 x 3 x H x W float32 RGB in [0, 1], borders cropped, so pyiqa converts colours itself
+(with a float32 product whose rounding follows the BLAS path: what it is here to show).
 """
 
 from __future__ import annotations
