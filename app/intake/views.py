@@ -42,6 +42,7 @@ def submission_view(sub: Submission) -> dict:
         "images": [_image_json(row) for row in sub.images] if sub.status == "scored" else [],
         "notes": sub.notes or [],
         "error": sub.error,
+        "versions": sub.versions or {},  # each metric's version and the numerics version
     }
     if sub.status == "scoring":
         view["progress"] = {"done": sub.progress_done, "total": sub.image_count}

@@ -13,6 +13,7 @@ from app.db import session_scope
 from app.jobs import worker
 from app.main import create_app
 from app.models import Challenge, Phase, Submission, utcnow
+from metrics.numerics import NUMERICS_VERSION
 from tests.utils.arena import Arena, add_phase, zip_folder
 
 
@@ -194,6 +195,7 @@ def test_read_submission_scored_has_the_engine_shape(client, arena, good_zip, we
     mean_score = sum(img["score"] for img in body["images"]) / 3
     assert body["mean"]["score"] == pytest.approx(mean_score)
     assert "progress" not in body
+    assert body["versions"]["numerics"] == NUMERICS_VERSION  # recognisable after a change
 
 
 @pytest.mark.slow
