@@ -35,7 +35,7 @@ from metrics.registry import RAIM_METRICS, SSIM
 
 Loader = Callable[[], np.ndarray]  # returns one decoded H x W x 3 uint8 RGB image
 PairSource = tuple[str, Loader, Loader]  # (name, prediction loader, ground-truth loader)
-Decoded = tuple[np.ndarray, np.ndarray, Prepared, Prepared]  # raw pred, raw gt, prepared both
+Decoded = tuple[np.ndarray, Prepared, Prepared]  # the raw ground truth (its cache key), both prepared
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -216,13 +216,12 @@ class FastScorer:
             pred_p.tensor(spec.luma)
             if spec.full_reference:
                 gt_p.tensor(spec.luma)
-        return pred, gt, pred_p, gt_p
+        return gt, pred_p, gt_p
 
     def _score_decoded(
         self,
         pool: ThreadPoolExecutor,
         name: str,
-        pred: np.ndarray,
         gt: np.ndarray,
         pred_p: Prepared,
         gt_p: Prepared,
