@@ -255,6 +255,9 @@ class Submission(Base):
     # Scoring progress and lease (revision 0002): images done, and the worker's last sign of life.
     progress_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     heartbeat_at: Mapped[datetime | None]
+    # When the job was last handed to the workers (revision 0005); None while no send succeeded
+    # (broker down), so the sweeper knows which queued rows to hand over again.
+    enqueued_at: Mapped[datetime | None]
 
     phase: Mapped[Phase] = relationship()
     team: Mapped[Team] = relationship()
