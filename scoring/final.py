@@ -28,10 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.pairwise import BradleyTerryModel, ComparisonsTable
-from scoring.picks import PicksTable
-from scoring.picks_model import BestKPicksModel
-from scoring.ratings import RatingsTable
+from scoring.protocols import Table, default_model
 from scoring.scales import COMMON_SCALES, check_band, common_scale
 from scoring.study import (
     OK,
@@ -42,10 +39,9 @@ from scoring.study import (
     competition_ranks,
     rank_interval,
 )
-from scoring.subjective import MosModel
 
-__all__ = ["DEFAULT_WEIGHTS", "FinalRanking", "blend", "competition_ranks", "default_model",
-           "final_ranking", "normalise_weights"]
+__all__ = ["DEFAULT_WEIGHTS", "FinalRanking", "blend", "competition_ranks", "final_ranking",
+           "normalise_weights"]
 
 DEFAULT_WEIGHTS: Mapping[str, float] = {"objective": 0.4, "subjective": 0.6}
 PHASES = ("objective", "subjective")
@@ -108,17 +104,8 @@ def blend(phases: Mapping[str, Mapping[str, float]], weights: Mapping[str, float
     return {team: float(v) for team, v in zip(teams, total, strict=True)}
 
 
-def default_model(table: RatingsTable | PicksTable | ComparisonsTable) -> StudyModel:
-    """The default model of the table's protocol: MOS, best-k counts, or Bradley-Terry."""
-    if isinstance(table, PicksTable):
-        return BestKPicksModel()
-    if isinstance(table, ComparisonsTable):
-        return BradleyTerryModel()
-    return MosModel()
-
-
 def final_ranking(
-    objective: Mapping[str, float], table: RatingsTable | PicksTable | ComparisonsTable, *,
+    objective: Mapping[str, float], table: Table, *,
     model: StudyModel | None = None, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
     normalisation: Normalisation = "minmax", band: tuple[float, float] | None = None,
     samples: int = 1000, seed: int = 0,
@@ -126,7 +113,7 @@ def final_ranking(
     """Rank the finalists (the teams of ``objective``) by the blend, with bootstrap stability.
 
     ``table`` holds the subjective judgements of any protocol; ``model`` defaults to the
-    protocol's default (``default_model``). ``normalisation`` is one method or one per phase
+    protocol's default (``scoring.protocols.default_model``). ``normalisation`` is one method or one per phase
     (``{"objective": "none", "subjective": "band"}``); ``band`` is ``(low, high)`` for ``band``.
     """
     if set(weights) != set(PHASES):
@@ -246,8 +233,7 @@ def _check_phases(phases: Mapping[str, Mapping[str, float]],
     return teams
 
 
-def _check_finalists(objective: Mapping[str, float],
-                     table: RatingsTable | PicksTable | ComparisonsTable) -> None:
+def _check_finalists(objective: Mapping[str, float], table: Table) -> None:
     without_ratings = sorted(set(objective) - set(table.teams))
     without_objective = sorted(set(table.teams) - set(objective))
     if without_ratings or without_objective:

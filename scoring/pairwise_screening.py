@@ -133,7 +133,7 @@ def circular_triads(prefer: np.ndarray) -> tuple[int, int]:
         ij, jk, ki = prefer[i, j], prefer[j, k], prefer[k, i]
         if ij and jk and ki:
             complete += 1
-            circular += ij == jk == ki  # i > j > k > i, or the reverse
+            circular += int(ij == jk == ki)  # i > j > k > i, or the reverse
     return complete, circular
 
 

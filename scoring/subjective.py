@@ -235,7 +235,7 @@ class SubjectiveModel(ABC):
                 table, reasons, screened, consistency, counts, UNRATED_TEAMS,
                 f"no accepted judge rated team(s) {', '.join(unrated)}: their only judges were "
                 f"rejected by screening. Invite more judges for them, or relax the screening.")
-        mos = MosModel._mean_estimate(kept.scores, kept.team_of, len(kept.teams))
+        mos = _mos(kept.scores, kept.team_of, len(kept.teams))
         return SubjectiveResult(
             model_type=self.TYPE, model_version=self.VERSION, method=self.method,
             judges=_judge_reports(table.judges, kept.judges, reasons, screened, consistency,
@@ -319,20 +319,20 @@ class MosModel(SubjectiveModel):
     INTERVAL = "Student t over the ratings"
 
     def _estimate(self, scores: np.ndarray, team_of: np.ndarray, n_teams: int) -> Estimate:
-        return self._mean_estimate(scores, team_of, n_teams)
+        return _mos(scores, team_of, n_teams)
 
-    @staticmethod
-    def _mean_estimate(scores: np.ndarray, team_of: np.ndarray, n_teams: int) -> Estimate:
-        """Means and Student-t intervals per column and per team (the MOS of any matrix)."""
-        s_mean, s_ci, s_n = _mean_ci(scores)
-        team_mean = np.full(n_teams, np.nan)
-        team_ci = np.full(n_teams, np.nan)
-        team_n = np.zeros(n_teams, dtype=int)
-        for k in range(n_teams):
-            pooled = scores[:, team_of == k].ravel()
-            m, c, n = _mean_ci(pooled[:, None])
-            team_mean[k], team_ci[k], team_n[k] = m[0], c[0], n[0]
-        return Estimate(s_mean, s_ci, s_n, team_mean, team_ci, team_n)
+
+def _mos(scores: np.ndarray, team_of: np.ndarray, n_teams: int) -> Estimate:
+    """Means and Student-t intervals per column and per team (the MOS of any matrix)."""
+    s_mean, s_ci, s_n = _mean_ci(scores)
+    team_mean = np.full(n_teams, np.nan)
+    team_ci = np.full(n_teams, np.nan)
+    team_n = np.zeros(n_teams, dtype=int)
+    for k in range(n_teams):
+        pooled = scores[:, team_of == k].ravel()
+        m, c, n = _mean_ci(pooled[:, None])
+        team_mean[k], team_ci[k], team_n[k] = m[0], c[0], n[0]
+    return Estimate(s_mean, s_ci, s_n, team_mean, team_ci, team_n)
 
 
 class SubjectBiasInconsistencyModel(SubjectiveModel):
