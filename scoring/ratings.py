@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoring.study import InvalidJudgements
 
-class InvalidRatings(ValueError):
+
+class InvalidRatings(InvalidJudgements):
     """Ratings that cannot be analysed; ``problems`` lists every bad record with its position."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("invalid ratings: " + "; ".join(self.problems))
+    KIND = "ratings"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Rating tables for the subjective-scoring tests: one worked by hand, seeded synthetic ones."""
+"""Judgement tables for the subjective-scoring tests: ones worked by hand, seeded synthetic ones."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from scoring.comparisons import Comparison, ComparisonsTable
+from scoring.picks import PicksTable, PickTrial
 from scoring.ratings import Rating, RatingsTable
 
 HAND_JUDGES = tuple(f"J{i:02d}" for i in range(1, 11))
@@ -60,3 +62,69 @@ def synthetic_ratings(*, seed: int = 7, judges: int = 18, teams: int = 10, image
 
 def synthetic_table(**options) -> RatingsTable:
     return RatingsTable.from_ratings(synthetic_ratings(**options), scale=(1, 10))
+
+
+# Best 2 of 4 (teams A-D), three judges, two images. Picks per team: A 6, B 3, C 2, D 1, each
+# team shown 6 times; image i1: A 3, B 2, C 1, D 0; image i2: A 3, B 1, C 1, D 1.
+HAND_PICKS = (("j1", "i1", ("A", "B")), ("j1", "i2", ("A", "C")),
+              ("j2", "i1", ("A", "C")), ("j2", "i2", ("A", "B")),
+              ("j3", "i1", ("B", "A")), ("j3", "i2", ("A", "D")))
+
+
+def hand_picks() -> PicksTable:
+    return PicksTable.from_trials((PickTrial(j, i, p) for j, i, p in HAND_PICKS), k=2,
+                                  teams=("A", "B", "C", "D"))
+
+
+# Bradley-Terry strengths 4 : 2 : 1 and counts proportional to the model's probabilities
+# (A beats B 4 of 6 = 4/(4+2); A beats C 4 of 5 = 4/(4+1); B beats C 2 of 3 = 2/(2+1)), so the
+# maximum likelihood scores are exactly log 4, log 2, log 1, centred.
+TOURNAMENT = (("A", "B", 4, 2), ("A", "C", 4, 1), ("B", "C", 2, 1))
+
+
+def tournament_comparisons(judge: str = "j1", image: str = "i1") -> list[Comparison]:
+    return [Comparison(judge, image, first, second, outcome)
+            for first, second, won, lost in TOURNAMENT
+            for outcome in ["first"] * won + ["second"] * lost]
+
+
+def tournament() -> ComparisonsTable:
+    return ComparisonsTable.from_comparisons(tournament_comparisons())
+
+
+def synthetic_picks(*, seed: int = 1, judges: int = 6, teams: int = 12, images: int = 30,
+                    k: int = 3, random_judge: int | None = 5) -> PicksTable:
+    """Best k of ``teams``: each judge picks the top k of quality (0..3 in equal steps) plus
+    Gumbel noise; the ``random_judge`` (index) picks on noise alone."""
+    rng = np.random.default_rng(seed)
+    quality = np.linspace(0.0, 3.0, teams)
+    names = [f"t{t:02d}" for t in range(teams)]
+    trials = []
+    for j in range(judges):
+        for i in range(images):
+            noise = rng.gumbel(size=teams)
+            utility = noise if j == random_judge else quality + noise
+            picked = tuple(names[t] for t in np.argsort(-utility)[:k])
+            trials.append(PickTrial(f"judge{j}", f"img{i:02d}", picked))
+    return PicksTable.from_trials(trials, k=k, teams=names)
+
+
+def synthetic_comparisons(*, seed: int = 2, judges: int = 5, teams: int = 6,
+                          per_judge: int = 60, contrarian: int | None = 4,
+                          tie_share: float = 0.0) -> ComparisonsTable:
+    """Random pairs judged by Bradley-Terry with scores 0..2 in equal steps; the
+    ``contrarian`` judge (index) prefers the worse team as often as the others the better."""
+    rng = np.random.default_rng(seed)
+    score = np.linspace(0.0, 2.0, teams)
+    names = [f"t{t}" for t in range(teams)]
+    records = []
+    for j in range(judges):
+        for n in range(per_judge):
+            a, b = rng.choice(teams, 2, replace=False)
+            d = score[a] - score[b]
+            p = 1 / (1 + np.exp(d if j == contrarian else -d))
+            u = rng.random()
+            outcome = ("tie" if u < tie_share else
+                       "first" if u < tie_share + (1 - tie_share) * p else "second")
+            records.append(Comparison(f"judge{j}", f"img{n % 5}", names[a], names[b], outcome))
+    return ComparisonsTable.from_comparisons(records)

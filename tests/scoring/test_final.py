@@ -3,10 +3,18 @@
 import numpy as np
 import pytest
 
-from scoring.final import blend, competition_ranks, final_ranking
+from scoring.final import blend, competition_ranks, final_ranking, normalise_weights
+from scoring.picks_model import BestKPicksModel
 from scoring.ratings import Rating, RatingsTable
-from scoring.subjective import SubjectBiasInconsistencyModel
-from tests.scoring.studies import hand_table, synthetic_table
+from scoring.subjective import MosModel, SubjectBiasInconsistencyModel
+from tests.scoring.studies import (
+    HAND_JUDGES,
+    hand_picks,
+    hand_ratings,
+    hand_table,
+    synthetic_table,
+    tournament,
+)
 
 PHASES = {"objective": {"A": 100.0, "B": 90.0, "C": 80.0},
           "subjective": {"A": 5.0, "B": 8.0, "C": 6.0}}
@@ -137,3 +145,99 @@ def test_final_ranking_refuses_finalists_that_differ():
         final_ranking({"A": 1.0}, hand_table(), samples=1)
     with pytest.raises(ValueError, match="'median'"):
         final_ranking({"A": 1.0, "B": 2.0}, hand_table(), normalisation="median")
+
+
+def test_blend_any_weights_are_divided_by_their_sum():
+    # 30/70: objective -> 1, 0.5, 0; subjective -> 0, 1, 1/3
+    # A = 0.3; B = 0.15 + 0.7 = 0.85; C = 0.7/3
+    expected = {"A": 0.3, "B": 0.85, "C": 0.7 / 3}
+    assert blend(PHASES, {"objective": 30, "subjective": 70}) == pytest.approx(expected)
+    assert blend(PHASES, {"objective": 0.3, "subjective": 0.7}) == pytest.approx(expected)
+    assert normalise_weights({"objective": 40, "subjective": 60}) == pytest.approx(
+        {"objective": 0.4, "subjective": 0.6})
+
+
+@pytest.mark.parametrize(("weights", "message"), [
+    ({"objective": 0.0, "subjective": 0.0}, "at least one must be positive"),
+    ({"objective": float("nan"), "subjective": 1.0}, "'objective' is nan, not a finite number"),
+    ({"objective": -0.3, "subjective": 1.3}, "negative weight for phase\\(s\\) objective"),
+])
+def test_normalise_weights_refuses_what_cannot_be_a_blend(weights, message):
+    with pytest.raises(ValueError, match=message):
+        normalise_weights(weights)
+
+
+def test_blend_band_as_worked_by_hand():
+    # band 80-90: objective 100, 90, 80 -> 90, 85, 80; subjective 5, 8, 6 -> 80, 90, 83.33
+    # 30/70: A = 27 + 56 = 83; B = 25.5 + 63 = 88.5; C = 24 + 58.33 = 82.33
+    assert blend(PHASES, {"objective": 0.3, "subjective": 0.7}, "band", band=(80, 90)) == \
+        pytest.approx({"A": 83.0, "B": 88.5, "C": 24 + 0.7 * (80 + 10 / 3)})
+
+
+def test_blend_one_normalisation_per_phase():
+    # objective as it is (100, 90, 80), subjective on 80-90 (80, 90, 83.33):
+    # A = 30 + 56 = 86; B = 27 + 63 = 90; C = 24 + 58.33
+    got = blend(PHASES, {"objective": 0.3, "subjective": 0.7},
+                {"objective": "none", "subjective": "band"}, band=(80, 90))
+    assert got == pytest.approx({"A": 86.0, "B": 90.0, "C": 24 + 0.7 * (80 + 10 / 3)})
+    with pytest.raises(ValueError, match="needs a band"):
+        blend(PHASES, WEIGHTS, "band")
+    with pytest.raises(ValueError, match="must name the phases"):
+        blend(PHASES, WEIGHTS, {"objective": "minmax"})
+
+
+def test_final_ranking_records_the_weights_given_and_used():
+    ranking = final_ranking({"A": 100.0, "B": 90.0}, hand_table(),
+                            weights={"objective": 30, "subjective": 70}, samples=5)
+    assert ranking.method["weights"] == pytest.approx({"objective": 0.3, "subjective": 0.7})
+    assert ranking.method["weights_given"] == {"objective": 30, "subjective": 70}
+
+
+def test_final_ranking_rows_carry_the_mos_on_the_judges_scale_and_a_rank_interval():
+    # z-scored judges decide the blend, the row still shows A's MOS 61/9 with its t interval
+    ranking = final_ranking({"A": 100.0, "B": 90.0}, hand_table(),
+                            model=MosModel(normalisation="zscore"), samples=50, seed=1)
+    a = next(r for r in ranking.rows if r["team"] == "A")
+    assert a["mos"] == pytest.approx(61 / 9)
+    assert a["mos_ci95"] == pytest.approx(2.1098155778 * (2034 / 81 / 17) ** 0.5 / 18**0.5)
+    assert a["subjective"] != pytest.approx(a["mos"])
+    assert a["subjective_low"] == pytest.approx(a["subjective"] - a["subjective_ci95"])
+    assert len(a["rank_interval"]) == 2 and 1 <= a["rank_interval"][0] <= a["rank_interval"][1]
+
+
+def test_final_ranking_tells_the_organiser_when_every_judge_is_rejected():
+    ratings = hand_ratings() + [Rating(judge, "i2", "B", 6 if judge != "J08" else 4, repeat=1)
+                                for judge in HAND_JUDGES]
+    ranking = final_ranking({"A": 100.0, "B": 90.0}, RatingsTable.from_ratings(ratings),
+                            model=MosModel(max_repeat_diff=0.5), samples=20)
+    body = ranking.to_json()
+    assert (body["status"], body["rows"]) == ("no_accepted_judges", [])
+    assert "every judge was rejected by screening" in body["reason"]
+    assert len(body["rejected_judges"]) == 10
+    assert body["method"]["bootstrap"]["valid_samples"] == 0
+
+
+def test_final_ranking_with_best_3_picks_as_raim_2026_track_3():
+    # picks as in test_picks: A 6, B 3, C 2, D 1 of 6 showings -> 90, 84, 82, 80 on 80-90;
+    # objective points as they are, 30/70:
+    # A = 21 + 63 = 84; B = 22.5 + 58.8 = 81.3; C = 21.6 + 57.4 = 79; D = 18 + 56 = 74
+    ranking = final_ranking({"A": 70.0, "B": 75.0, "C": 72.0, "D": 60.0}, hand_picks(),
+                            model=BestKPicksModel(band=(80, 90), samples=50),
+                            weights={"objective": 30, "subjective": 70}, normalisation="none",
+                            samples=50)
+    assert [(r["team"], r["final"]) for r in ranking.rows] == [
+        ("A", pytest.approx(84.0)), ("B", pytest.approx(81.3)), ("C", pytest.approx(79.0)),
+        ("D", pytest.approx(74.0))]
+    assert [r["picks"] for r in ranking.rows] == [6, 3, 2, 1]
+    assert ranking.method["model"]["type"] == "BEST_K_PICKS"
+    assert ranking.method["bootstrap"]["resampled"] == "judged images, with replacement"
+
+
+def test_final_ranking_with_pairwise_comparisons_defaults_to_bradley_terry():
+    table = tournament()
+    ranking = final_ranking({"A": 1.0, "B": 1.0, "C": 1.0}, table, samples=30)
+    assert ranking.method["model"]["type"] == "BRADLEY_TERRY"
+    assert [r["team"] for r in ranking.rows] == ["A", "B", "C"]
+    first = ranking.rows[0]
+    assert first["subjective_low"] < first["subjective"] < first["subjective_high"]
+    assert (first["wins"], first["losses"]) == (8, 3)

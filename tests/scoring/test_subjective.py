@@ -9,7 +9,13 @@ from scoring.subjective import (
     SubjectBiasInconsistencyModel,
     model_from_config,
 )
-from tests.scoring.studies import hand_ratings, hand_table, synthetic_table
+from tests.scoring.studies import (
+    HAND_JUDGES,
+    hand_ratings,
+    hand_table,
+    synthetic_ratings,
+    synthetic_table,
+)
 
 T_975_17 = 2.1098155778  # Student t, 97.5th percentile, 17 degrees of freedom
 T_975_8 = 2.3060041350  # ... 8 degrees of freedom
@@ -68,10 +74,27 @@ def test_subjective_model_rejects_judges_over_the_repeat_limit():
     assert "mean absolute difference 3.000" in reasons["J03"][0]
 
 
-def test_subjective_model_refuses_a_team_no_accepted_judge_rated():
+def test_subjective_model_reports_a_team_no_accepted_judge_rated():
     ratings = hand_ratings() + [Rating("J10", "i1", "C", 5)]
-    with pytest.raises(ValueError, match="team\\(s\\) C"):
-        MosModel().run(RatingsTable.from_ratings(ratings))
+    result = MosModel().run(RatingsTable.from_ratings(ratings))
+    assert result.status == "unrated_teams"
+    assert "team(s) C" in result.reason
+    assert result.teams == () and result.team_scores == {}
+    assert [r["judge"] for r in result.rejected_judges] == ["J10"]
+
+
+def test_subjective_model_reports_every_judge_rejected_instead_of_raising():
+    # every judge's hidden repeat is one point off; a limit of 0.5 rejects them all
+    ratings = hand_ratings() + [Rating(judge, "i2", "B", 6 if judge != "J08" else 4, repeat=1)
+                                for judge in HAND_JUDGES]
+    result = MosModel(max_repeat_diff=0.5).run(RatingsTable.from_ratings(ratings))
+    assert result.status == "no_accepted_judges"
+    assert result.reason.startswith("every judge was rejected by screening")
+    assert "J03: repeated trials: mean absolute difference 1.000" in result.reason
+    assert result.teams == () and result.stimuli == ()
+    assert len(result.rejected_judges) == 10
+    body = result.to_json()
+    assert (body["status"], body["teams"]) == ("no_accepted_judges", [])
 
 
 def test_mos_model_zscores_ignore_a_judge_shifting_every_score():
@@ -132,3 +155,76 @@ def test_model_from_config_builds_named_models_and_names_unknown_ones():
         model_from_config("bt")
     with pytest.raises(ValueError, match="'minmax'"):
         MosModel(normalisation="minmax")
+
+
+def test_every_model_carries_the_mos_on_the_judges_scale_beside_its_own_score():
+    # team A's MOS over the accepted judges is 61/9 with its t interval (worked above),
+    # whatever the judge normalisation or the model
+    expected_ci = T_975_17 * (2034 / 81 / 17) ** 0.5 / 18**0.5
+    for model in (MosModel(normalisation="zscore"), SubjectBiasInconsistencyModel(),
+                  SubjectBiasInconsistencyModel(normalisation="zscore")):
+        a = model.run(hand_table()).teams[0]
+        assert (a.team, a.mos) == ("A", pytest.approx(61 / 9))
+        assert a.mos_ci95 == pytest.approx(expected_ci)
+        assert a.to_dict()["mos"] == pytest.approx(61 / 9)
+    zscored = MosModel(normalisation="zscore").run(hand_table()).teams[0]
+    assert zscored.score != pytest.approx(zscored.mos)  # the z-score mean is another number
+    first = MosModel(normalisation="zscore").run(hand_table()).stimuli[0]
+    assert first.mos == pytest.approx(60 / 9) and first.mos_ci95 == pytest.approx(T_975_8 / 3)
+
+
+def _one_rating_study(extra: bool) -> RatingsTable:
+    ratings = [Rating(r.judge, r.image, r.team, r.score)
+               for r in synthetic_ratings(seed=7, erratic=None, repeats=0)]
+    if extra:  # a judge who stopped after one rating, three points above the panel
+        ratings.append(Rating("late", "img3", "team4", 8.0))
+    return RatingsTable.from_ratings(ratings)
+
+
+def test_bias_model_keeps_intervals_when_a_judge_gave_one_rating_and_flags_the_judge():
+    model = SubjectBiasInconsistencyModel(screening=False)
+    without, with_late = model.run(_one_rating_study(False)), model.run(_one_rating_study(True))
+    image = {(s.image, s.team): s for s in without.stimuli}[("img3", "team4")]
+    again = {(s.image, s.team): s for s in with_late.stimuli}[("img3", "team4")]
+    # 18 judges rated the image before, 19 now: the interval may narrow by sqrt(18/19) at
+    # most (the newcomer counts as a judge of the panel's inconsistency), never collapse
+    # (version 1.0 gave the judge the 1e-3 floor: 0.31 became 0.002)
+    assert 0.95 * image.ci95 < again.ci95 <= image.ci95
+    assert again.score == pytest.approx(image.score, abs=0.01)
+    late = next(j for j in with_late.judges if j.judge == "late")
+    others = [j.params["inconsistency"] for j in with_late.judges if j.judge != "late"]
+    assert min(others) < late.params["inconsistency"] < max(others)  # the pooled value
+    assert late.accepted and late.ratings == 1
+    (flag,) = with_late.flagged_judges
+    assert flag["judge"] == "late" and flag["ratings"] == 1
+    assert "1 rating(s), fewer than 10" in flag["notes"][0]
+    assert "pooled inconsistency" in flag["notes"][0]
+    assert with_late.to_json()["flagged_judges"] == with_late.flagged_judges
+    assert without.flagged_judges == []
+
+
+def test_bias_model_estimates_every_judge_of_a_complete_design_as_before():
+    # 100 ratings each: nobody is under min_ratings, so the threshold changes nothing
+    table = synthetic_table(seed=3)
+    low = SubjectBiasInconsistencyModel(screening=False, min_ratings=2).run(table)
+    high = SubjectBiasInconsistencyModel(screening=False, min_ratings=100).run(table)
+    assert [s.score for s in low.stimuli] == [s.score for s in high.stimuli]
+    assert [s.ci95 for s in low.stimuli] == [s.ci95 for s in high.stimuli]
+    assert low.flagged_judges == high.flagged_judges == []
+
+
+def test_bias_model_pools_every_judge_when_nobody_rated_enough():
+    # four ratings each, all under min_ratings: every judge takes the one pooled value,
+    # so all weigh the same
+    result = SubjectBiasInconsistencyModel(screening=False).run(hand_table())
+    assert len(result.flagged_judges) == 10
+    assert len({j.params["inconsistency"] for j in result.judges}) == 1
+    with pytest.raises(ValueError, match="min_ratings must be at least 2"):
+        SubjectBiasInconsistencyModel(min_ratings=1)
+
+
+def test_zscore_normalisation_flags_a_judge_whose_ratings_cannot_be_zscored():
+    ratings = hand_ratings() + [Rating("late", "i1", "A", 7)]
+    result = MosModel(normalisation="zscore").run(RatingsTable.from_ratings(ratings))
+    (flag,) = [f for f in result.flagged_judges if f["judge"] == "late"]
+    assert "z-scores undefined (1 rating(s), one value)" in flag["notes"][0]
