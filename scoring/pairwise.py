@@ -50,6 +50,7 @@ from scoring.study import (
     NO_ACCEPTED_JUDGES,
     OK,
     UNRATED_TEAMS,
+    JudgedResult,
     all_rejected_reason,
     bootstrap,
     competition_ranks,
@@ -115,7 +116,9 @@ class PairJudge:
 
 
 @dataclass(frozen=True)
-class PairwiseResult:
+class PairwiseResult(JudgedResult):
+    JUDGE_COUNT = "comparisons"
+
     model_type: str
     model_version: str
     method: dict
@@ -125,26 +128,8 @@ class PairwiseResult:
     status: str = OK
     reason: str | None = None
 
-    @property
-    def team_scores(self) -> dict[str, float]:
-        return {t.team: t.score for t in self.teams}
-
-    @property
-    def accepted_judges(self) -> tuple[str, ...]:
-        return tuple(j.judge for j in self.judges if j.accepted)
-
-    @property
-    def rejected_judges(self) -> list[dict]:
-        return [{k: v for k, v in j.to_dict().items() if k != "accepted"}
-                for j in self.judges if not j.accepted]
-
-    @property
-    def flagged_judges(self) -> list[dict]:
-        return [{"judge": j.judge, "accepted": j.accepted, "comparisons": j.comparisons,
-                 "notes": list(j.notes)} for j in self.judges if j.notes]
-
     def final_columns(self, team: str) -> dict:
-        t = next(t for t in self.teams if t.team == team)
+        t = self.team(team)
         return {"subjective_low": t.low, "subjective_high": t.high, "wins": t.wins,
                 "losses": t.losses, "ties": t.ties}
 

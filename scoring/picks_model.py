@@ -33,6 +33,7 @@ from scoring.study import (
     NO_ACCEPTED_JUDGES,
     OK,
     UNRATED_TEAMS,
+    JudgedResult,
     all_rejected_reason,
     bootstrap,
     competition_ranks,
@@ -80,7 +81,9 @@ class PickJudge:
 
 
 @dataclass(frozen=True)
-class PicksResult:
+class PicksResult(JudgedResult):
+    JUDGE_COUNT = "images"
+
     model_type: str
     model_version: str
     method: dict
@@ -90,26 +93,8 @@ class PicksResult:
     status: str = OK
     reason: str | None = None
 
-    @property
-    def team_scores(self) -> dict[str, float]:
-        return {t.team: t.score for t in self.teams}
-
-    @property
-    def accepted_judges(self) -> tuple[str, ...]:
-        return tuple(j.judge for j in self.judges if j.accepted)
-
-    @property
-    def rejected_judges(self) -> list[dict]:
-        return [{k: v for k, v in j.to_dict().items() if k != "accepted"}
-                for j in self.judges if not j.accepted]
-
-    @property
-    def flagged_judges(self) -> list[dict]:
-        return [{"judge": j.judge, "accepted": j.accepted, "images": j.images,
-                 "notes": list(j.notes)} for j in self.judges if j.notes]
-
     def final_columns(self, team: str) -> dict:
-        t = next(t for t in self.teams if t.team == team)
+        t = self.team(team)
         return {"subjective_low": t.low, "subjective_high": t.high, "picks": t.picks,
                 "shown": t.shown, "pick_rate": t.rate}
 

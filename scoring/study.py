@@ -54,6 +54,45 @@ class StudyResult(Protocol):
     def to_json(self) -> dict: ...
 
 
+class JudgedResult:
+    """What every protocol's result derives from its ``judges`` and ``teams`` the same way.
+
+    A result class sets ``JUDGE_COUNT`` (the judge field that counts their judgements:
+    ``ratings``, ``comparisons``, ``images``) and ``HIDDEN_JUDGE_KEYS`` (keys of a judge's
+    ``to_dict`` that the rejected-judge list leaves out).
+    """
+
+    JUDGE_COUNT: ClassVar[str]
+    HIDDEN_JUDGE_KEYS: ClassVar[tuple[str, ...]] = ("accepted",)
+    judges: tuple[Any, ...]
+    teams: tuple[Any, ...]
+
+    @property
+    def team_scores(self) -> dict[str, float]:
+        return {t.team: t.score for t in self.teams}
+
+    @property
+    def accepted_judges(self) -> tuple[str, ...]:
+        return tuple(j.judge for j in self.judges if j.accepted)
+
+    @property
+    def rejected_judges(self) -> list[dict]:
+        """Every rejected judge's ``to_dict``, less ``HIDDEN_JUDGE_KEYS``."""
+        return [{k: v for k, v in j.to_dict().items() if k not in self.HIDDEN_JUDGE_KEYS}
+                for j in self.judges if not j.accepted]
+
+    @property
+    def flagged_judges(self) -> list[dict]:
+        """``[{"judge", "accepted", <JUDGE_COUNT>, "notes"}]`` for every judge to flag."""
+        return [{"judge": j.judge, "accepted": j.accepted,
+                 self.JUDGE_COUNT: getattr(j, self.JUDGE_COUNT), "notes": list(j.notes)}
+                for j in self.judges if j.notes]
+
+    def team(self, name: str) -> Any:
+        """The team's scores (StopIteration when the team has none)."""
+        return next(t for t in self.teams if t.team == name)
+
+
 class StudyModel(Protocol):
     """A protocol's model: scores from a table, and one bootstrap draw of them."""
 

@@ -50,6 +50,7 @@ from scoring.study import (
     NO_ACCEPTED_JUDGES,
     OK,
     UNRATED_TEAMS,
+    JudgedResult,
     all_rejected_reason,
 )
 
@@ -131,8 +132,12 @@ class JudgeReport:
 
 
 @dataclass(frozen=True)
-class SubjectiveResult:
+class SubjectiveResult(JudgedResult):
     """Scores per team and image, every judge's verdict; ``status`` says whether scores exist."""
+
+    JUDGE_COUNT = "ratings"
+    HIDDEN_JUDGE_KEYS = ("accepted", "params")
+
 
     model_type: str
     model_version: str
@@ -143,29 +148,9 @@ class SubjectiveResult:
     status: str = OK
     reason: str | None = None  # why there are no scores, for the organiser
 
-    @property
-    def team_scores(self) -> dict[str, float]:
-        return {t.team: t.score for t in self.teams}
-
-    @property
-    def accepted_judges(self) -> tuple[str, ...]:
-        return tuple(j.judge for j in self.judges if j.accepted)
-
-    @property
-    def rejected_judges(self) -> list[dict]:
-        """``[{"judge", "reasons", "screening", "consistency"}]`` for every rejected judge."""
-        return [{k: v for k, v in j.to_dict().items() if k not in ("accepted", "params")}
-                for j in self.judges if not j.accepted]
-
-    @property
-    def flagged_judges(self) -> list[dict]:
-        """``[{"judge", "accepted", "ratings", "notes"}]`` for every judge the page should flag."""
-        return [{"judge": j.judge, "accepted": j.accepted, "ratings": j.ratings,
-                 "notes": list(j.notes)} for j in self.judges if j.notes]
-
     def final_columns(self, team: str) -> dict:
         """The columns this result adds to the team's row of the final ranking."""
-        t = next(t for t in self.teams if t.team == team)
+        t = self.team(team)
         return {"subjective_ci95": t.ci95, "subjective_low": t.low, "subjective_high": t.high,
                 "mos": t.mos, "mos_ci95": t.mos_ci95}
 
