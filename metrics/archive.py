@@ -25,6 +25,7 @@ from __future__ import annotations
 import bz2
 import itertools
 import lzma
+import re
 import stat
 import struct
 import threading
@@ -33,7 +34,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from metrics.problems import InvalidInput, Problem
@@ -53,6 +54,7 @@ OTHER_METHODS = {
     9: "deflate64", 10: "PKWARE implode", 18: "IBM TERSE", 19: "IBM LZ77", 20: "zstandard",
     93: "zstandard", 94: "MP3", 95: "xz", 96: "JPEG", 97: "WavPack", 98: "PPMd",
 }
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _AES = 99  # WinZip AES encryption, stored as a compression method
 # What a zip's structure or compressed data can raise while being read.
 _READ_ERRORS = (
@@ -87,14 +89,19 @@ def ignored(parts: tuple[str, ...]) -> bool:
     return any(part in IGNORED_PARTS or part.startswith(".") for part in parts)
 
 
+def parts_of(name: str) -> tuple[str, ...]:
+    """A safe member name's folders and file name, without '.' or empty parts."""
+    return tuple(part for part in name.split("/") if part not in ("", "."))
+
+
 def shown(name: str) -> str:
     """The name as a message can show it: control characters escaped."""
-    return "".join(f"\\x{ord(c):02x}" if ord(c) < 32 or ord(c) == 127 else c for c in name)
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", name)
 
 
 def unsafe_reason(name: str) -> str | None:
     """Why an entry's name could land outside the folder it is unpacked into, or None."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if _CONTROL.search(name):
         return "a control character in the name"
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")):
@@ -205,7 +212,7 @@ class ZipReader:
             if reason is not None:
                 self.problems.append(Problem(shown(name), f"unsafe path inside the zip ({reason})"))
                 continue
-            if ignored(PurePosixPath(name).parts):
+            if ignored(parts_of(name)):
                 continue
             key = spelling_key(name)
             if info.is_dir():

@@ -27,7 +27,16 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from metrics.archive import Cap, HeadCheck, Limits, ZipReader, capped, file_chunks, ignored
+from metrics.archive import (
+    Cap,
+    HeadCheck,
+    Limits,
+    ZipReader,
+    capped,
+    file_chunks,
+    ignored,
+    parts_of,
+)
 from metrics.problems import InvalidInput, Problem
 
 __all__ = ["IMAGE_SUFFIXES", "ImageInfo", "ImagePair", "ImageSet", "InvalidInput", "Inventory",
@@ -175,14 +184,12 @@ class ImageSet:
     def _scan_zip(self) -> None:
         self._zip = ZipReader(self.path, _zip_limits(self.path, self.max_pixels), str(self.path))
         self.problems.extend(self._zip.problems)
-        names = self._zip.names()
+        parts = {name: parts_of(name) for name in self._zip.names()}
         # One folder wrapping everything (zip -r out.zip results/) is stripped.
-        tops = {PurePosixPath(n).parts[0] for n in names}
-        strip = len(tops) == 1 and all(len(PurePosixPath(n).parts) > 1 for n in names)
-        for name in sorted(names):
-            path = PurePosixPath(name)
-            display = PurePosixPath(*path.parts[1:]).as_posix() if strip else path.as_posix()
-            self._members[display] = name
+        tops = {p[0] for p in parts.values()}
+        strip = len(tops) == 1 and all(len(p) > 1 for p in parts.values())
+        for name in sorted(parts):
+            self._members["/".join(parts[name][1:] if strip else parts[name])] = name
 
     # -- access ----------------------------------------------------------------------
 
@@ -235,7 +242,10 @@ def _single_colour(pixels: np.ndarray, crop: int) -> bool:
     height, width = pixels.shape[:2]
     if crop and width > 2 * crop and height > 2 * crop:
         pixels = pixels[crop : height - crop, crop : width - crop]
-    return bool((pixels.min(axis=(0, 1)) == pixels.max(axis=(0, 1))).all())
+    rows = pixels.reshape(pixels.shape[0], -1)  # a view: each row's pixels side by side
+    first = np.tile(pixels[0, 0], pixels.shape[1])
+    # A few rows at a time: no image-sized temporary, and most images differ in the first ones.
+    return all((rows[start : start + 64] == first).all() for start in range(0, len(rows), 64))
 
 
 def single_colour_problem(name: str, metrics: tuple[str, ...]) -> Problem:

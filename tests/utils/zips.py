@@ -74,8 +74,8 @@ def write_zip(path: Path, entries: list[Entry]) -> Path:
     for record in central:
         out.write(record)
     size = out.tell() - start
-    out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), size,
-                          start, 0))
+    count = min(len(central), 0xFFFF)  # zipfile reads the directory by its size, not its count
+    out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, size, start, 0))
     Path(path).write_bytes(out.getvalue())
     return Path(path)
 
