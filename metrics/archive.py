@@ -114,6 +114,8 @@ def unsafe_reason(name: str) -> str | None:
         return "a backslash in the name (zip paths use '/')"
     if not [p for p in parts if p not in ("", ".")]:
         return "an empty name"
+    if max(len(p.encode("utf-8", "surrogateescape")) for p in parts) > 255:
+        return "a name longer than 255 bytes"
     return None
 
 

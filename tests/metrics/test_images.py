@@ -329,3 +329,11 @@ def test_pair_images_reports_zip_errors_with_the_other_problems(tmp_path):
     assert "deflate64 (method 9)" in problems["002.png"]
     assert "spelled alike" in problems["003.PNG"]
     assert problems["..\\..\\004.png"].startswith("unsafe path inside the zip")
+
+
+def test_pair_images_reads_no_file_of_a_set_over_the_image_limit(tmp_path):
+    good = _png(_rgb())
+    files = {"001.png": good, "002.png": b"broken", "003.png": good}
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, files, dict(files), max_images=2)
+    assert [p.message for p in caught.value.problems] == ["3 images is over the limit of 2"]

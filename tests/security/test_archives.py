@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,8 +24,10 @@ from sqlalchemy import func, select
 from app.bundles.unpack import UnsafeBundle, unpack_bundle
 from app.config import get_settings
 from app.db import session_scope
+from app.evaluation import inventory
 from app.main import create_app
 from app.models import Challenge, Submission
+from metrics.images import InvalidInput
 from metrics.samples import SampleSet, write_sample_set
 from tests.utils.arena import Arena, build_arena
 from tests.utils.bundles import write_bundle
@@ -213,6 +216,31 @@ def test_score_refuses_a_bomb_with_peak_memory_growth_under_200_mb(case, setting
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["status"] == 400 and case.says in _problems(result["body"])["001.png"]
     assert result["growth"] < PEAK_GROWTH_LIMIT, f"peak RSS grew {result['growth'] / 2**20:.0f} MiB"
+
+
+def test_every_corruption_of_a_zip_is_answered_with_problems(scorable_set, tmp_path):
+    """Bytes overwritten anywhere in zips of each method: problems (or acceptance), never an
+    exception that would be a 500, for uploads and bundle zips alike."""
+    files = _read_files(scorable_set.pred, "results/")
+    originals = [write_zip(tmp_path / f"{m}.zip", [entry(n, d, m) for n, d in files.items()])
+                 .read_bytes() for m in (0, 8, 12)]
+    rng = random.Random(10)
+    upload = tmp_path / "upload.zip"
+    for attempt in range(150):
+        data = bytearray(rng.choice(originals))
+        tail = rng.random() < 0.5  # half of the attempts hit the directory at the end
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data) - 300 if tail else 0, len(data))
+            data[at] = rng.randrange(256)
+        upload.write_bytes(bytes(data))
+        try:
+            inventory(upload, scorable_set.gt, max_pixels=40_000_000)
+        except InvalidInput:
+            pass
+        try:
+            unpack_bundle(upload, tmp_path / f"unpacked-{attempt}", max_bytes=10**9)
+        except UnsafeBundle:
+            pass
 
 
 # -- bundles --------------------------------------------------------------------------------
