@@ -44,9 +44,10 @@ def inventory(
     Paired phases pair ``pred`` with the ground truth ``gt``; unpaired ones (``gt`` None) with
     the phase's ``inputs`` when given (same names, same sizes), else check ``pred`` alone.
     """
-    pred_set = ImageSet(pred, "prediction")
-    gt_set = ImageSet(gt, "ground truth") if gt is not None else None
-    inputs_set = ImageSet(inputs, "inputs") if gt is None and inputs is not None else None
+    pred_set = ImageSet(pred, "prediction", max_pixels=max_pixels)
+    gt_set = ImageSet(gt, "ground truth", max_pixels=max_pixels) if gt is not None else None
+    inputs_set = (ImageSet(inputs, "inputs", max_pixels=max_pixels)
+                  if gt is None and inputs is not None else None)
     try:
         return pair_images(
             pred_set,
@@ -92,7 +93,9 @@ def evaluate(
     """
     if checked is None:
         checked = inventory(pred, gt, max_pixels=max_pixels, max_images=max_images)
-    pred_set, gt_set = ImageSet(pred, "prediction"), ImageSet(gt, "ground truth")
+    # Read as the upload check read them: the same caps, so a worker cannot be blown up either.
+    pred_set = ImageSet(pred, "prediction", max_pixels=max_pixels)
+    gt_set = ImageSet(gt, "ground truth", max_pixels=max_pixels)
     report = Report(metrics=formula.metrics)
     total = len(checked.pairs)
     # Paired inventories always name both files of a pair.
@@ -109,5 +112,6 @@ def evaluate(
 
 
 def _loader(images: ImageSet, name: str) -> Callable[[], np.ndarray]:
-    """Reads and decodes one file when called (from the scorer's decode-ahead threads)."""
+    """Reads (capped like an image) and decodes one file when called (from the scorer's
+    decode-ahead threads)."""
     return lambda: decode(images.read(name), name)

@@ -6,58 +6,160 @@ then BGR turned into RGB. 16-bit files are accepted and reduced to 8 bits exactl
 that call does (OpenCV keeps the high byte), so a 16-bit PNG scores as the reference
 scored it; the choice is reported back as a note, never silently.
 
-Validation collects every problem before answering, each naming its file.
+Zips are read only through ``metrics.archive`` (safe names, hard caps on the bytes produced).
+A file is read like an image, in upload checks and in scoring alike: its header (Pillow, no
+pixel decoded) is read from its first bytes, and the file is refused at once when the header
+is not an image's or declares more than the pixel cap, or as soon as it holds more than its
+declared size can need. Validation then decodes each file once, exactly as scoring does, so
+an accepted file is a scorable one. It collects every problem before answering, each naming
+its file.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from metrics.archive import (
+    Cap,
+    HeadCheck,
+    Limits,
+    ZipReader,
+    capped,
+    file_chunks,
+    ignored,
+    parts_of,
+)
+from metrics.problems import InvalidInput, Problem
+
+__all__ = ["IMAGE_SUFFIXES", "ImageInfo", "ImagePair", "ImageSet", "InvalidInput", "Inventory",
+           "Problem", "decode", "image_cap", "inspect_image", "pair_images", "read_header",
+           "single_colour_problem"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-_IGNORED_PARTS = ("__MACOSX",)
-# Compressed-to-uncompressed ratio beyond which a zip member is treated as a bomb.
-_MAX_ZIP_RATIO = 200
+UNDECODABLE = "not a decodable image (unrecognised or corrupt format)"
+# An image file holds its pixels, at worst half as large again once compressed (JPEG at
+# quality 100 and TIFF LZW reach 1.37 on noise), plus headers, colour profiles and metadata.
+_SLACK_BYTES = 4 * 1024**2
+# One image file when no pixel cap is given; with one, the most its pixels can need.
+_UNCAPPED_FILE_BYTES = 4 * 1024**3
+# A zip may unpack to this many times its own size in all (and to _MIN_TOTAL_BYTES anyway).
+_ZIP_RATIO = 200
+_MIN_TOTAL_BYTES = 1024**3
+# Formats whose header Pillow may need more than the first bytes for (TIFF keeps it anywhere).
+_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"II+\x00",
+          b"MM\x00+", b"RIFF")
 
 Image.MAX_IMAGE_PIXELS = None  # the pixel cap is ours, checked from the header
+# A TIFF whose directory lies past the bytes probed so far warns; it is probed again with more.
+warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning, r"PIL\.TiffImagePlugin")
+
+
+# -- headers and how much of a file to read ------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One thing wrong with an input, naming the file it concerns."""
+class Header:
+    """What an image file's header declares (read by Pillow; no pixel decoded)."""
 
-    file: str
-    message: str
+    width: int
+    height: int
+    bands: int
+    bits: int  # per sample
 
-    def __str__(self) -> str:
-        return f"{self.file}: {self.message}"
-
-
-class InvalidInput(ValueError):
-    """The inputs cannot be scored; ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+    def max_file_bytes(self) -> int:
+        return _file_bytes(self.width * self.height, self.bands, self.bits)
 
 
-def _ignored(parts: tuple[str, ...]) -> bool:
-    return any(part in _IGNORED_PARTS or part.startswith(".") for part in parts)
+def _file_bytes(pixels: int, bands: int, bits: int) -> int:
+    raw = pixels * bands * max(1, -(-bits // 8))
+    return raw + raw // 2 + _SLACK_BYTES
+
+
+def _bit_depth(data: bytes, img: Image.Image) -> int:
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 24:
+        return data[24]  # IHDR bit depth; Pillow reports 16-bit colour PNGs as "RGB"
+    tags = getattr(img, "tag_v2", None)
+    if tags is not None and 258 in tags:  # TIFF BitsPerSample; also "RGB" for 16-bit colour
+        bits = tags[258]
+        return max(bits) if isinstance(bits, tuple) else int(bits)
+    if img.mode == "F" or img.mode.startswith("I;32"):
+        return 32
+    return 16 if "16" in img.mode or img.mode == "I" else 8
+
+
+def read_header(data: bytes) -> Header | None:
+    """The header of an image file (its first bytes may be enough), or None."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            return Header(width, height, len(img.getbands()), _bit_depth(data, img))
+    except Exception:  # PIL raises many types for what it cannot read
+        return None
+
+
+def _size_problem(name: str, width: int, height: int, max_pixels: int | None,
+                  min_side: int = 1) -> Problem | None:
+    if max_pixels is not None and width * height > max_pixels:
+        return Problem(name, f"{width}x{height} is over the limit of {max_pixels:,} pixels")
+    if min(width, height) < min_side:
+        return Problem(name, f"{width}x{height} is smaller than the minimum of "
+                             f"{min_side}x{min_side} the metrics need")
+    return None
+
+
+def image_cap(name: str, max_pixels: int | None) -> HeadCheck:
+    """How much of the file ``name`` to read (a ``metrics.archive`` head check).
+
+    Refused at once when its first bytes are no image's (a header Pillow can read, or the
+    start of one that needs more bytes) or declare more than ``max_pixels``; otherwise capped
+    at what the declared width x height x bands x bytes per sample can need.
+    """
+    search = _file_bytes(max_pixels, 4, 16) if max_pixels else _UNCAPPED_FILE_BYTES
+
+    def check(head: bytes, complete: bool) -> Cap | None:
+        header = read_header(head)
+        if header is None:
+            if complete or len(head) >= search or not head.startswith(_MAGIC):
+                raise InvalidInput([Problem(name, UNDECODABLE)])
+            return None
+        problem = _size_problem(name, header.width, header.height, max_pixels)
+        if problem is not None:
+            raise InvalidInput([problem])
+        limit = header.max_file_bytes()
+        return Cap(limit, f"holds more than the {limit:,} bytes a {header.width}x{header.height} "
+                          "image can need: refused (a zip bomb, or a damaged file)")
+
+    return check
+
+
+def _zip_limits(path: Path, max_pixels: int | None) -> Limits:
+    member = _file_bytes(max_pixels, 4, 16) if max_pixels else _UNCAPPED_FILE_BYTES
+    total = max(_ZIP_RATIO * path.stat().st_size, _MIN_TOTAL_BYTES)
+    return Limits(member_bytes=member, total_bytes=total)
+
+
+# -- image sets ------------------------------------------------------------------------------
 
 
 class ImageSet:
-    """A set of image files addressed by name: a folder, or a zip read in place."""
+    """A set of image files addressed by name: a folder, or a zip read in place.
 
-    def __init__(self, path: Path, label: str):
+    ``max_pixels``: the pixel cap files are read under (``read``); None reads any size.
+    """
+
+    def __init__(self, path: Path, label: str, *, max_pixels: int | None = None):
         self.path = Path(path)
         self.label = label  # "prediction" or "ground truth", used in messages
-        self._zip: zipfile.ZipFile | None = None
+        self.max_pixels = max_pixels
+        self._zip: ZipReader | None = None
         self._members: dict[str, str] = {}  # display name -> member/file path
         self.problems: list[Problem] = []
         if self.path.is_dir():
@@ -76,55 +178,38 @@ class ImageSet:
     def _scan_dir(self) -> None:
         for file in sorted(self.path.rglob("*")):
             rel = file.relative_to(self.path)
-            if file.is_file() and not _ignored(rel.parts):
+            if file.is_file() and not ignored(rel.parts):
                 self._members[rel.as_posix()] = str(file)
 
     def _scan_zip(self) -> None:
-        try:
-            self._zip = zipfile.ZipFile(self.path)
-            infos = self._zip.infolist()
-        except (zipfile.BadZipFile, OSError) as exc:
-            self.problems.append(Problem(self.path.name, f"not a readable zip file ({exc})"))
-            return
-        names = []
-        for info in infos:
-            member = PurePosixPath(info.filename)
-            if member.is_absolute() or ".." in member.parts:
-                self.problems.append(Problem(info.filename, "unsafe path inside the zip"))
-                continue
-            if info.is_dir() or _ignored(member.parts):
-                continue
-            if info.flag_bits & 0x1:
-                self.problems.append(
-                    Problem(info.filename, "encrypted zip members are not supported")
-                )
-                continue
-            if info.compress_size and info.file_size / info.compress_size > _MAX_ZIP_RATIO:
-                self.problems.append(
-                    Problem(info.filename, "compression ratio is implausibly high")
-                )
-                continue
-            names.append(info.filename)
+        self._zip = ZipReader(self.path, _zip_limits(self.path, self.max_pixels), str(self.path))
+        self.problems.extend(self._zip.problems)
+        parts = {name: parts_of(name) for name in self._zip.names()}
         # One folder wrapping everything (zip -r out.zip results/) is stripped.
-        tops = {PurePosixPath(n).parts[0] for n in names}
-        strip = len(tops) == 1 and all(len(PurePosixPath(n).parts) > 1 for n in names)
-        for name in sorted(names):
-            display = PurePosixPath(*PurePosixPath(name).parts[1:]).as_posix() if strip else name
-            self._members[display] = name
+        tops = {p[0] for p in parts.values()}
+        strip = len(tops) == 1 and all(len(p) > 1 for p in parts.values())
+        for name in sorted(parts):
+            self._members["/".join(parts[name][1:] if strip else parts[name])] = name
 
     # -- access ----------------------------------------------------------------------
 
     def names(self) -> list[str]:
         return list(self._members)
 
-    def read(self, name: str) -> bytes:
-        if self._zip is not None:
-            return self._zip.read(self._members[name])
-        return Path(self._members[name]).read_bytes()
+    def read(self, name: str, max_pixels: int | None = None) -> bytes:
+        """The file's bytes, read like an image (``image_cap``, under ``max_pixels`` or the
+        set's); raises InvalidInput naming the file."""
+        check = image_cap(name, max_pixels or self.max_pixels)
+        member = self._members[name]
+        if self._zip is None:
+            return b"".join(capped(file_chunks(Path(member)), name, check))
+        try:
+            return b"".join(capped(self._zip.chunks(member), name, check))
+        except InvalidInput as exc:  # name the file as the set does (wrapping folder stripped)
+            raise InvalidInput([Problem(name, p.message) for p in exc.problems]) from exc
 
     def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
+        """Nothing stays open between reads; kept for callers that close what they open."""
 
 
 @dataclass(frozen=True)
@@ -152,14 +237,15 @@ class ImageInfo:
     single_colour: bool = False  # one colour everywhere inside the border crop
 
 
-def _single_colour(img: Image.Image, crop: int) -> bool:
-    """True when every pixel inside the ``crop``-pixel border has one colour (a decoded image)."""
-    width, height = img.size
+def _single_colour(pixels: np.ndarray, crop: int) -> bool:
+    """True when every pixel inside the ``crop``-pixel border has one colour (decoded RGB)."""
+    height, width = pixels.shape[:2]
     if crop and width > 2 * crop and height > 2 * crop:
-        img = img.crop((crop, crop, width - crop, height - crop))
-    extrema = img.getextrema()
-    bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
-    return all(low == high for low, high in bands[:3])  # colour bands; the decoder drops alpha
+        pixels = pixels[crop : height - crop, crop : width - crop]
+    rows = pixels.reshape(pixels.shape[0], -1)  # a view: each row's pixels side by side
+    first = np.tile(pixels[0, 0], pixels.shape[1])
+    # A few rows at a time: no image-sized temporary, and most images differ in the first ones.
+    return all((rows[start : start + 64] == first).all() for start in range(0, len(rows), 64))
 
 
 def single_colour_problem(name: str, metrics: tuple[str, ...]) -> Problem:
@@ -170,44 +256,38 @@ def single_colour_problem(name: str, metrics: tuple[str, ...]) -> Problem:
     )
 
 
-def _bit_depth(data: bytes, img: Image.Image) -> int:
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 24:
-        return data[24]  # IHDR bit depth; Pillow reports 16-bit colour PNGs as "RGB"
-    return 16 if "16" in img.mode or img.mode == "I" else 8
+def _truncated(data: bytes) -> bool:
+    if data.startswith(b"\x89PNG"):
+        return b"IEND" not in data[-12:]
+    if data.startswith(b"\xff\xd8"):
+        return not data.endswith(b"\xff\xd9")
+    return False
 
 
 def inspect_image(
     data: bytes, name: str, max_pixels: int, min_side: int = 1, crop: int = 0
 ) -> tuple[ImageInfo | None, list[Problem]]:
-    """Check one file fully (header, size limits, complete decode); never raises."""
+    """Check one file as scoring will read it; never raises.
+
+    The header (Pillow, no pixel decoded) is checked against the pixel cap and the minimum
+    side first; then the file is decoded once, exactly as scoring decodes it (``decode``), so
+    a file OpenCV refuses is refused here too. Width and height are the decoded ones (OpenCV
+    applies a JPEG's EXIF orientation).
+    """
+    header = read_header(data)
+    if header is None:
+        return None, [Problem(name, UNDECODABLE)]
+    problem = _size_problem(name, header.width, header.height, max_pixels, min_side)
+    if problem is not None:
+        return None, [problem]
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-            if width * height > max_pixels:
-                return None, [
-                    Problem(name, f"{width}x{height} is over the limit of {max_pixels:,} pixels")
-                ]
-            if min(width, height) < min_side:
-                return None, [
-                    Problem(
-                        name,
-                        f"{width}x{height} is smaller than the minimum of "
-                        f"{min_side}x{min_side} the metrics need",
-                    )
-                ]
-            bits = _bit_depth(data, img)
-            img.load()  # raises on truncated or corrupt data
-            single_colour = _single_colour(img, crop)
-    except UnidentifiedImageError:
-        return None, [Problem(name, "not a decodable image (unrecognised or corrupt format)")]
-    except Exception as exc:  # PIL raises many types for bad files
-        reason = (
-            "truncated image"
-            if "truncated" in str(exc).lower()
-            else f"not a decodable image ({exc})"
-        )
+        pixels = decode(data, name)
+    except InvalidInput:
+        reason = ("truncated image" if _truncated(data) else
+                  "not a decodable image (corrupt data that OpenCV, which scoring uses, refuses)")
         return None, [Problem(name, reason)]
-    return ImageInfo(width, height, bits, single_colour), []
+    height, width = pixels.shape[:2]
+    return ImageInfo(width, height, header.bits, _single_colour(pixels, crop)), []
 
 
 def decode(data: bytes, name: str = "image") -> np.ndarray:
@@ -216,6 +296,16 @@ def decode(data: bytes, name: str = "image") -> np.ndarray:
     if array is None:
         raise InvalidInput([Problem(name, "not a decodable image")])
     return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+
+
+def _read_and_inspect(
+    images: ImageSet, name: str, max_pixels: int, min_side: int = 1, crop: int = 0
+) -> tuple[ImageInfo | None, list[Problem]]:
+    try:
+        data = images.read(name, max_pixels)
+    except InvalidInput as exc:
+        return None, exc.problems
+    return inspect_image(data, name, max_pixels, min_side, crop)
 
 
 def _by_stem(images: ImageSet, problems: list[Problem]) -> dict[str, str]:
@@ -292,15 +382,16 @@ def pair_images(
     stems = sorted(pred_stems.keys() & ref_stems.keys()) if ref else sorted(pred_stems)
     if not stems and not problems:
         problems.append(Problem(str(pred.path), f"no images found in the {pred.label}"))
-    if max_images is not None and len(stems) > max_images:
+    too_many = max_images is not None and len(stems) > max_images
+    if too_many:
         problems.append(
             Problem(str(pred.path), f"{len(stems)} images is over the limit of {max_images}")
         )
     notes: list[str] = []
     sixteen_bit: list[str] = []
-    for stem in stems:
-        pred_info, pred_problems = inspect_image(
-            pred.read(pred_stems[stem]), pred_stems[stem], max_pixels, min_side, crop
+    for stem in [] if too_many else stems:  # too many: not worth reading them all
+        pred_info, pred_problems = _read_and_inspect(
+            pred, pred_stems[stem], max_pixels, min_side, crop
         )
         problems.extend(pred_problems)
         if flat_undefined and pred_info and pred_info.single_colour:
@@ -309,7 +400,7 @@ def pair_images(
             sixteen_bit.append(pred_stems[stem])
         if not ref:
             continue
-        ref_info, ref_problems = inspect_image(ref.read(ref_stems[stem]), ref_stems[stem], max_pixels)
+        ref_info, ref_problems = _read_and_inspect(ref, ref_stems[stem], max_pixels)
         problems.extend(ref_problems)
         if (
             check_sizes

@@ -53,7 +53,7 @@ def _inside(root: Path, relative: str, where: str, problems: list[str]) -> Path 
 def _check_images(path: Path, relative: str, label: str, max_pixels: int,
                   problems: list[str]) -> ImageFolder:
     """Every file of the set checked; the folder lists its image names even when some are bad."""
-    images = ImageSet(path, label)
+    images = ImageSet(path, label, max_pixels=max_pixels)
     names = [n for n in images.names() if Path(n).suffix.lower() in IMAGE_SUFFIXES]
     folder = ImageFolder(path, names)
     try:

@@ -1,16 +1,26 @@
-"""Unpacks a challenge bundle uploaded as a zip, refusing unsafe archives, into a folder."""
+"""Unpacks a challenge bundle uploaded as a zip into a folder, by the rules submissions follow.
+
+The zip is read through ``metrics.archive``, the one reader of submissions too: safe names in
+any spelling, no duplicates, no links, every member's bytes counted as they are produced (at
+most ``max_bytes`` in all), every decompression error a problem naming the member. Image files
+are read like images (``metrics.images.image_cap``): cut off past what their header allows,
+and refused at once when their first bytes are no image's or declare more than the pixel cap,
+unless the whole file is in those first bytes: a small broken image is unpacked as it is, for
+the bundle check (``app.bundles.check``) to report with every other problem.
+"""
 
 from __future__ import annotations
 
-import stat
+import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from app.bundles.schema import BUNDLE_FILE
+from metrics.archive import Cap, HeadCheck, Limits, ZipReader
+from metrics.images import IMAGE_SUFFIXES, image_cap
+from metrics.problems import InvalidInput, Problem
 
-MAX_MEMBERS = 100_000
-CHUNK = 1024 * 1024
+_LABEL = "the zip"  # how problems of the archive as a whole name it
 
 
 class UnsafeBundle(ValueError):
@@ -21,23 +31,22 @@ class UnsafeBundle(ValueError):
         super().__init__("; ".join(problems))
 
 
-def _problems(archive: zipfile.ZipFile, max_bytes: int) -> list[str]:
-    problems: list[str] = []
-    members = archive.infolist()
-    if len(members) > MAX_MEMBERS:
-        problems.append(f"the zip holds {len(members):,} entries; the limit is {MAX_MEMBERS:,}")
-    total = 0
-    for info in members:
-        path = PurePosixPath(info.filename)
-        escapes = path.is_absolute() or ".." in path.parts
-        if escapes or "\\" in info.filename or ":" in info.filename:
-            problems.append(f"{info.filename}: a path outside the bundle folder")
-        if stat.S_ISLNK(info.external_attr >> 16):
-            problems.append(f"{info.filename}: symbolic links are not allowed")
-        total += info.file_size
-    if total > max_bytes:
-        problems.append(f"the zip unpacks to {total:,} bytes; the limit is {max_bytes:,}")
-    return problems
+def _described(problems: list[Problem]) -> list[str]:
+    return [p.message if p.file == _LABEL else str(p) for p in problems]
+
+
+def _image_cap(name: str, max_pixels: int | None) -> HeadCheck:
+    check = image_cap(name, max_pixels)
+
+    def lenient(head: bytes, complete: bool) -> Cap | None:
+        try:
+            return check(head, complete)
+        except InvalidInput:
+            if complete:
+                return Cap(len(head), "")
+            raise
+
+    return lenient
 
 
 def bundle_root(folder: Path) -> Path:
@@ -50,36 +59,32 @@ def bundle_root(folder: Path) -> Path:
     return folder
 
 
-def unpack_bundle(archive_path: Path, target: Path, *, max_bytes: int) -> Path:
+def unpack_bundle(archive_path: Path, target: Path, *, max_bytes: int,
+                  max_pixels: int | None = None) -> Path:
     """Unpack into ``target`` (created) and return the bundle's root folder.
 
-    Raises UnsafeBundle, writing nothing, for a file that is not a zip, paths that escape
-    the folder, symbolic links, or more than ``max_bytes`` once unpacked.
+    Raises UnsafeBundle listing every problem, and leaves ``target`` absent, for a file that
+    is not a zip, unsafe or clashing names, links, encrypted members or unsupported methods,
+    corrupt data, image files larger than their header allows, or more than ``max_bytes``
+    once unpacked. Hidden files and ``__MACOSX`` are skipped.
     """
     if not zipfile.is_zipfile(archive_path):
         raise UnsafeBundle(["the upload is not a zip file"])
-    with zipfile.ZipFile(archive_path) as archive:
-        problems = _problems(archive, max_bytes)
-        if problems:
-            raise UnsafeBundle(problems)
-        target.mkdir(parents=True, exist_ok=True)
-        budget = max_bytes
-        for info in archive.infolist():
-            out = target / info.filename
-            if info.is_dir():
-                out.mkdir(parents=True, exist_ok=True)
-                continue
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, out.open("wb") as dst:
-                budget = _copy(src, dst, budget, info.filename)
+    reader = ZipReader(archive_path, Limits(member_bytes=max_bytes, total_bytes=max_bytes),
+                       _LABEL)
+    if reader.problems:
+        raise UnsafeBundle(_described(reader.problems))
+    problems: list[Problem] = []
+    target.mkdir(parents=True, exist_ok=True)
+    for name in reader.names():
+        is_image = PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES
+        try:
+            reader.extract(name, target / name, _image_cap(name, max_pixels) if is_image else None)
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+            if reader.exhausted:
+                break
+    if problems:
+        shutil.rmtree(target, ignore_errors=True)
+        raise UnsafeBundle(_described(problems))
     return bundle_root(target)
-
-
-def _copy(src: BinaryIO, dst: BinaryIO, budget: int, name: str) -> int:
-    """Copy in chunks, counting real bytes (a zip may understate its sizes)."""
-    while chunk := src.read(CHUNK):
-        budget -= len(chunk)
-        if budget < 0:
-            raise UnsafeBundle([f"{name}: the zip unpacks to more than its declared size allows"])
-        dst.write(chunk)
-    return budget

@@ -55,7 +55,8 @@ def upload_bundle(request: Request, user: OrganiserPage, session: SessionDep,
         archive = work / "bundle.zip"
         with archive.open("wb") as out:
             shutil.copyfileobj(bundle.file, out, 1024 * 1024)
-        root = unpack_bundle(archive, work / "unpacked", max_bytes=settings.max_upload_bytes)
+        root = unpack_bundle(archive, work / "unpacked", max_bytes=settings.max_upload_bytes,
+                             max_pixels=settings.max_pixels)
         result = install_bundle(root, actor_id=user.id)
     except (UnsafeBundle, BundleError) as exc:
         name = bundle.filename or "bundle"

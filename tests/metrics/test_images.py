@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from metrics.images import ImageSet, InvalidInput, decode, pair_images
+from metrics.archive import HEAD_BYTES, capped
+from metrics.images import ImageSet, InvalidInput, decode, image_cap, pair_images
+from tests.utils.zips import corrupt_idat_crc, entry, padded_png_member, write_zip
 
 CAP = 10_000_000
 
@@ -156,7 +158,7 @@ def test_image_set_refuses_unsafe_zip_paths(tmp_path):
         zf.writestr("../../etc/001.png", _png(_rgb()))
     images = ImageSet(archive, "prediction")
     assert images.names() == []
-    assert images.problems[0].message == "unsafe path inside the zip"
+    assert images.problems[0].message.startswith("unsafe path inside the zip")
 
 
 def test_image_set_reports_a_missing_path(tmp_path):
@@ -206,3 +208,132 @@ def test_single_colour_check_ignores_alpha_and_sees_gray_and_palette_images(tmp_
     with pytest.raises(InvalidInput) as caught:
         _pair(tmp_path, pred, gt, flat_undefined=("niqe",), crop=4)
     assert set(_problems(caught)) == {"rgba.png", "gray.png", "palette.png"}
+
+
+# -- read like an image, decoded as scoring decodes ----------------------------------------
+
+
+def test_pair_images_refuses_a_png_that_pillow_loads_but_opencv_refuses(tmp_path):
+    broken = corrupt_idat_crc(_png(_rgb()))
+    Image.open(io.BytesIO(broken)).load()  # Pillow does not check the IDAT CRC
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, {"001.png": broken}, {"001.png": _png(_rgb())})
+    assert _problems(caught)["001.png"] == (
+        "not a decodable image (corrupt data that OpenCV, which scoring uses, refuses)")
+
+
+def test_pair_images_reports_a_truncated_jpeg(tmp_path):
+    ok, jpg = cv2.imencode(".jpg", _rgb())
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, {"001.jpg": jpg.tobytes()[:-100]}, {"001.png": _png(_rgb())})
+    assert _problems(caught)["001.jpg"] == "truncated image"
+
+
+def test_pair_images_compares_sizes_as_scoring_decodes_them(tmp_path):
+    image = Image.fromarray(_rgb(16, 24))
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90": OpenCV turns the image, as scoring sees it
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", exif=exif)
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, {"001.jpg": buf.getvalue()}, {"001.png": _png(_rgb(16, 24))})
+    assert "size 16x24 differs from the ground truth 001.png (24x16)" in _problems(caught)["001.jpg"]
+
+
+def test_pair_images_notes_16_bit_tiffs(tmp_path):
+    path = tmp_path / "deep.tif"
+    cv2.imwrite(str(path), np.full((16, 16, 3), 40000, np.uint16))
+    inventory = _pair(tmp_path, {"001.tif": path.read_bytes()}, {"001.png": _png(_rgb())})
+    assert inventory.notes and "16-bit" in inventory.notes[0]
+
+
+def test_single_colour_check_sees_what_scoring_sees_of_a_16_bit_image(tmp_path):
+    deep = np.full((32, 32, 3), 40000, np.uint16)
+    deep[8:24, 8:24] += 7  # differs only below the high byte, which decoding keeps
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), deep)
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, {"001.png": path.read_bytes()}, {"001.png": _png(_rgb(32, 32))},
+              flat_undefined=("niqe",), crop=4)
+    assert "single colour" in _problems(caught)["001.png"]
+
+
+def _pulled(data: bytes, pulled: list[int], size: int = 4096):
+    for start in range(0, len(data), size):
+        pulled.append(size)
+        yield data[start : start + size]
+
+
+def test_image_cap_refuses_a_file_with_no_image_header_after_its_first_bytes():
+    pulled: list[int] = []
+    with pytest.raises(InvalidInput) as caught:
+        list(capped(_pulled(bytes(10 * 1024**2), pulled), "001.png", image_cap("001.png", CAP)))
+    assert _problems(caught)["001.png"].startswith("not a decodable image")
+    assert sum(pulled) == HEAD_BYTES
+
+
+def test_image_cap_cuts_off_a_file_holding_more_than_its_header_allows():
+    padded = _png(_rgb()) + bytes(20 * 1024**2)  # a 16x16 image needs a few KB
+    pulled: list[int] = []
+    with pytest.raises(InvalidInput) as caught:
+        list(capped(_pulled(padded, pulled), "001.png", image_cap("001.png", CAP)))
+    assert "a 16x16 image can need" in _problems(caught)["001.png"]
+    assert sum(pulled) < 5 * 1024**2
+
+
+def test_image_cap_refuses_an_image_over_the_pixel_cap_from_its_header():
+    pulled: list[int] = []
+    big = _png(_rgb(300, 400)) + bytes(10 * 1024**2)
+    with pytest.raises(InvalidInput) as caught:
+        list(capped(_pulled(big, pulled), "001.png", image_cap("001.png", 1000)))
+    assert "400x300 is over the limit of 1,000 pixels" in _problems(caught)["001.png"]
+    assert sum(pulled) == HEAD_BYTES
+
+
+def test_image_cap_waits_for_a_tiff_whose_header_is_at_its_end():
+    path_bytes = cv2.imencode(".tif", _rgb(200, 200))[1].tobytes()  # libtiff: directory last
+    assert len(path_bytes) > HEAD_BYTES
+    data = b"".join(capped(_pulled(path_bytes, []), "001.tif", image_cap("001.tif", CAP)))
+    assert data == path_bytes
+
+
+def test_image_set_refuses_a_zip_member_padded_past_its_image(tmp_path):
+    archive = write_zip(tmp_path / "x.zip", [padded_png_member("001.png", _png(_rgb()), 64 * 1024**2)])
+    images = ImageSet(archive, "prediction", max_pixels=CAP)
+    with pytest.raises(InvalidInput) as caught:
+        images.read("001.png")
+    assert "a 16x16 image can need" in _problems(caught)["001.png"]
+
+
+def test_image_set_names_read_errors_as_it_names_the_file(tmp_path):
+    archive = write_zip(tmp_path / "x.zip", [entry("results/001.png", _png(_rgb()), crc=1)])
+    images = ImageSet(archive, "prediction")
+    with pytest.raises(InvalidInput) as caught:
+        images.read("001.png")
+    assert _problems(caught)["001.png"].startswith("bad CRC-32")
+
+
+def test_pair_images_reports_zip_errors_with_the_other_problems(tmp_path):
+    good = _png(_rgb())
+    deflate64 = entry("002.png", good)
+    deflate64.method = 9
+    archive = write_zip(tmp_path / "x.zip", [
+        entry("001.png", good, crc=1), deflate64, entry("003.png", good), entry("003.PNG", good),
+        entry("..\\..\\004.png", good),
+    ])
+    gt = _folder(tmp_path / "gt", {f"00{i}.png": good for i in (1, 2, 3)})
+    with pytest.raises(InvalidInput) as caught:
+        pair_images(ImageSet(archive, "prediction"), ImageSet(gt, "ground truth"), max_pixels=CAP)
+    problems = _problems(caught)
+    assert problems["001.png"].startswith("bad CRC-32")
+    assert "deflate64 (method 9)" in problems["002.png"]
+    assert "spelled alike" in problems["003.PNG"]
+    assert problems["..\\..\\004.png"].startswith("unsafe path inside the zip")
+
+
+def test_pair_images_reads_no_file_of_a_set_over_the_image_limit(tmp_path):
+    good = _png(_rgb())
+    files = {"001.png": good, "002.png": b"broken", "003.png": good}
+    with pytest.raises(InvalidInput) as caught:
+        _pair(tmp_path, files, dict(files), max_images=2)
+    assert [p.message for p in caught.value.problems] == ["3 images is over the limit of 2"]

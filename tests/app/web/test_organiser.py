@@ -83,7 +83,7 @@ def test_bundle_upload_refuses_unsafe_paths(client, organiser, tmp_path):
     with archive.open("rb") as handle:
         response = post_form(client, "/organiser/bundles",
                              files={"bundle": ("evil.zip", handle, "application/zip")})
-    assert response.status_code == 400 and "outside the bundle folder" in response.text
+    assert response.status_code == 400 and "unsafe path inside the zip" in response.text
 
 
 def test_set_visibility_hides_the_leaderboard_and_is_audited(client, arena, organiser):
