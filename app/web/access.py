@@ -75,8 +75,12 @@ OwnedSubmissionPage = Annotated[Submission, Depends(owned_page_submission)]
 def sign_in(request: Request, session: Session, user: User) -> None:
     """Start a fresh session for ``user`` (a new CSRF token too: no session fixation).
 
-    The server-side row is added to ``session``; the route commits it before answering.
+    The server-side row is added to ``session``; the route commits it before answering. A
+    session the browser held before (another account, say) is revoked, not just forgotten.
     """
+    previous = current_session_id(request)
+    if previous is not None:
+        browser_sessions.revoke(session, previous)
     request.session.clear()
     request.session[SESSION_ID_KEY] = browser_sessions.start(
         session, user, max_age_seconds=get_settings().session_max_age_seconds)

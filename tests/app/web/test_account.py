@@ -142,3 +142,17 @@ def test_account_page_offers_a_password_change_that_checks_the_repeat(client):
     too_short = post_form(client, "/account/password", {"current": PASSWORD, "new": "short",
                                                         "repeat": "short"})
     assert too_short.status_code == 400 and "at least 8 characters" in too_short.text
+
+
+def test_signing_in_again_revokes_the_browsers_previous_session(client):
+    from app.models import BrowserSession
+
+    make_user("ann@example.org")
+    make_user("bob@example.org")
+    sign_in(client, "ann@example.org")
+    first = client.cookies.get("raim_session")
+    sign_in(client, "bob@example.org")
+    with session_scope() as session:
+        live = session.scalars(select(BrowserSession)
+                               .where(BrowserSession.revoked_at.is_(None))).all()
+    assert len(live) == 1 and client.cookies.get("raim_session") != first
