@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import security
+from app import browser_sessions, security
 from app.models import ApiToken, Challenge, Team, TeamMember, User, utcnow
 
 TEAM_EMAIL_DOMAIN = "teams.local"
@@ -16,6 +16,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class AccountError(ValueError):
     """An account operation refused, with a message fit for the person who asked."""
+
+
+class WrongPassword(AccountError):
+    """The current password given to confirm a change is wrong (callers count it as a failure)."""
 
 
 def normalise_email(email: str) -> str:
@@ -54,13 +58,31 @@ def set_password(user: User, password: str) -> None:
         raise AccountError(str(exc)) from exc
 
 
+def change_password(session: Session, user: User, current: str, new: str, *,
+                    keep_session: str | None = None) -> int:
+    """Set a new password after checking the current one, and end the user's other browser
+    sessions (all but ``keep_session``); returns how many were ended. AccountError if refused.
+    """
+    if not security.verify_password(user.password_hash, current):
+        raise WrongPassword("the current password is wrong")
+    if new == current:
+        raise AccountError("the new password is the same as the current one")
+    set_password(user, new)
+    return browser_sessions.revoke_others(session, user.id, keep=keep_session)
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The user these credentials sign in, or None (unknown address or wrong password)."""
+    """The user these credentials sign in, or None (unknown address or wrong password).
+
+    Exactly one password verification either way: an unknown or malformed address is checked
+    against a dummy hash, so the answer's time does not tell whether the account exists.
+    """
     try:
         user = find_user(session, email)
     except AccountError:
-        return None
-    if user is None or not security.verify_password(user.password_hash, password):
+        user = None
+    password_hash = user.password_hash if user is not None else None
+    if not security.verify_password(password_hash, password) or user is None:
         return None
     if user.password_hash and security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
@@ -175,6 +197,7 @@ def ensure_organiser(session: Session, email: str, *, name: str | None = None,
     user.is_organiser = True
     if name:
         user.name = name
-    if password is not None:
+    if password is not None:  # a reset: whoever holds a browser session must sign in again
         set_password(user, password)
+        browser_sessions.revoke_others(session, user.id)
     return user, False

@@ -1,4 +1,8 @@
-"""The ``raim`` command line: one parser, subcommands registered from app.commands modules."""
+"""The ``raim`` command line: one parser, subcommands registered from app.commands modules.
+
+Settings are checked before any command runs: each invalid RAIM_ variable is one line on
+standard error (``error: RAIM_DEVICE: ...``) and the exit status is 2.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,10 @@ import argparse
 import importlib
 import logging
 import sys
+
+from app.commands.common import EXIT_INVALID, error
+from app.config import SettingsError, get_settings
+from app.logs import redact_tokens_in_logs
 
 # Each module has register(subparsers); order is the order of `raim --help`.
 COMMAND_MODULES = [
@@ -34,7 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    return int(args.handler(args) or 0)
+    redact_tokens_in_logs()
+    try:
+        get_settings()
+        return int(args.handler(args) or 0)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            error(problem)
+        return EXIT_INVALID
 
 
 if __name__ == "__main__":

@@ -1,13 +1,44 @@
-"""The one place configuration is read: environment variables with the RAIM_ prefix."""
+"""The one place configuration is read: environment variables with the RAIM_ prefix.
+
+An invalid variable raises ``SettingsError``, which lists every bad variable by name with the
+reason (``raim`` prints it as one line each and exits 2).
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
+import stat
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from limits import parse as parse_limit
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# Shortest cookie-signing secret accepted (RAIM_SECRET_KEY or the secret_key file).
+MIN_SECRET_LENGTH = 32
+SECRET_FILE = "secret_key"
+
+
+class SettingsError(ValueError):
+    """Invalid configuration: ``problems`` holds one "RAIM_X: why" line per bad variable."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+    @classmethod
+    def from_validation(cls, error: ValidationError) -> SettingsError:
+        problems = []
+        for item in error.errors():
+            field = str(item["loc"][0]) if item["loc"] else "settings"
+            reason = item["msg"].removeprefix("Value error, ")
+            problems.append(f"RAIM_{field.upper()}: {reason}")
+        return cls(problems)
 
 
 def _default_data_dir() -> Path:
@@ -31,7 +62,7 @@ class Settings(BaseSettings):
     max_pixels: int = 40_000_000
     max_images: int = 2_000
     max_upload_bytes: int = 8 * 1024**3
-    secret_key: str | None = None
+    secret_key: str | None = None  # None: generated once into RAIM_DATA_DIR/secret_key
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -45,12 +76,47 @@ class Settings(BaseSettings):
     dists_cache_dir: Path | None = None  # None: dists_cache_path, under data_dir
     dists_cache_bytes: int = 0
     dists_cache_from_stage: int = 3
+    # Sign-in (docs/service.md, "Security"): server-side sessions, failed sign-ins throttled.
+    session_max_age_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+    sign_in_account_limit: str = "10 per 15 minutes"  # failed sign-ins for one email
+    sign_in_address_limit: str = "30 per 15 minutes"  # failed sign-ins from one client address
+    throttle_storage_url: str = "memory://"  # limits storage; redis://... to share it
+    shutdown_grace_seconds: int = Field(default=30, ge=0)  # bound on the drain after SIGTERM
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # RAIM_SECRET_KEY= (empty) is the same as unset
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must have at least {MIN_SECRET_LENGTH} characters (it has "
+                             f"{len(value)}); make one with: python -c 'import secrets; "
+                             f"print(secrets.token_urlsafe(48))', or unset it to have one "
+                             f"generated into RAIM_DATA_DIR/{SECRET_FILE}")
+        return value
+
+    @field_validator("sign_in_account_limit", "sign_in_address_limit")
+    @classmethod
+    def _check_limit(cls, value: str) -> str:
+        try:
+            parse_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '10 per 15 minutes': {value!r}") from exc
+        return value
+
+    @field_validator("throttle_storage_url")
+    @classmethod
+    def _check_throttle_storage(cls, value: str) -> str:
+        scheme = value.partition("://")[0]
+        if scheme not in {"memory", "redis", "rediss", "redis+sentinel", "redis+cluster"}:
+            raise ValueError(f"must be memory:// or a redis://host:port/db URL, not {value!r}")
+        return value
 
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
         if value not in {"auto", "cpu", "cuda"} and not value.startswith("cuda:"):
-            raise ValueError(f"RAIM_DEVICE must be auto, cpu, cuda or cuda:N, not {value!r}")
+            raise ValueError(f"must be auto, cpu, cuda or cuda:N, not {value!r}")
         return value
 
     @property
@@ -73,14 +139,54 @@ class Settings(BaseSettings):
         """The cookie-signing secret: RAIM_SECRET_KEY, else one generated once and kept."""
         if self.secret_key:
             return self.secret_key
-        path = self.data_dir / "secret_key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return _secret_file(self.data_dir / SECRET_FILE)
+
+
+def _secret_file(path: Path) -> str:
+    """The secret kept in ``path``, created owner-only on first use (see ``_create_secret``).
+
+    An existing file that group or others may read is tightened to 0600 with a warning.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        _create_secret(path)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("%s was readable by group or others (mode %o); tightened to 0600", path, mode)
+        path.chmod(0o600)
+    secret = path.read_text().strip()
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise SettingsError([f"{path}: the secret has {len(secret)} characters, fewer than "
+                             f"{MIN_SECRET_LENGTH}; delete the file to have a new one generated"])
+    return secret
+
+
+def _create_secret(path: Path) -> None:
+    """Write a new secret to ``path`` unless another process got there first.
+
+    The secret goes to a temporary file opened with O_CREAT|O_EXCL and mode 0600 (owner-only
+    from its first byte), which is then hard-linked into place: the link either appears whole
+    or fails because ``path`` exists, so two processes starting together agree on one secret.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(descriptor, secrets.token_urlsafe(48).encode("ascii"))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process created it first: use theirs
+    finally:
+        temporary.unlink()
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process; SettingsError names every invalid RAIM_ variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError.from_validation(exc) from None

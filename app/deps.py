@@ -8,7 +8,8 @@ is the same for routes that read and then write: ``BEGIN IMMEDIATE`` on SQLite, 
 another writer cannot slip in between.
 
 A caller is identified by ``Authorization: Bearer <token>`` (scripts) or by the signed
-session cookie ``raim_session`` (browsers; key ``user_id``), in a short transaction of its
+session cookie ``raim_session`` (browsers; key ``sid``, a server-side session id resolved by
+app.browser_sessions: revoked or expired means anonymous), in a short transaction of its
 own. The request's session depends on that, so it always opens afterwards: on SQLite a
 transaction that has read cannot write once another connection has committed, and an
 immediate one would block the caller lookup.
@@ -27,6 +28,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from app import browser_sessions
 from app.accounts import team_ids, user_for_token
 from app.db import session_scope
 from app.errors import ApiError
@@ -35,7 +37,7 @@ from app.lookups import find_challenge, find_phase, find_submission
 from app.models import Challenge, Phase, Submission, User
 
 SESSION_COOKIE = "raim_session"
-SESSION_USER_KEY = "user_id"
+SESSION_ID_KEY = "sid"  # the browser session's id (app.browser_sessions), in the cookie
 
 
 def _bearer(request: Request) -> str | None:
@@ -51,16 +53,35 @@ def optional_user(request: Request) -> User | None:
     returned User is detached (plain column values only).
     """
     token = _bearer(request)
-    user_id = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
-    if token is None and not isinstance(user_id, int):
+    session_id = request.session.get(SESSION_ID_KEY) if "session" in request.scope else None
+    if token is None and not isinstance(session_id, str):
         return None
+    if token is None:
+        return _session_user(request, session_id)
     # Immediate: the token lookup writes last_used_at after reading (see module notes).
-    with session_scope(immediate=token is not None) as session:
-        user = user_for_token(session, token) if token is not None else session.get(User, user_id)
-        if user is None and token is not None:
+    with session_scope(immediate=True) as session:
+        user = user_for_token(session, token)
+        if user is None:
             raise ApiError(401, "invalid or revoked API token",
                            headers={"WWW-Authenticate": "Bearer"})
         return user
+
+
+def _session_user(request: Request, session_id: str) -> User | None:
+    """The user of the cookie's live browser session; a dead one is dropped from the cookie.
+
+    last_seen_at is written at most once a minute, in a write-only transaction of its own (on
+    SQLite a transaction that has read may not write once another connection has committed).
+    """
+    with session_scope() as session:
+        found = browser_sessions.resolve(session, session_id)
+    if found is None:
+        request.session.pop(SESSION_ID_KEY, None)
+        return None
+    if found.stale:
+        with session_scope() as session:
+            browser_sessions.touch(session, found.row_id)
+    return found.user
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]

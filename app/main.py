@@ -5,6 +5,15 @@ the embedded local worker scores queued submissions in this process (it also swe
 stuck ones); with a broker (RAIM_BROKER_URL), Celery workers score and this process
 only re-sends the queue once and runs the sweeper.
 
+Shutdown is bounded: ``raim serve`` gives open connections RAIM_SHUTDOWN_GRACE_SECONDS
+(uvicorn's graceful timeout), and the background threads get what is left of that period
+from the moment the shutdown began (``app.state.shutdown_began``, set by ``raim serve``), at
+least STOP_FLOOR_SECONDS; a job still running then stays in the database and the sweeper
+re-queues it.
+
+Every response carries the security headers of app.web.headers (outermost, so also the
+500 page), and every log record has tokens redacted (app.logs).
+
 Every refusal is an ``app.errors.ApiError`` and answers one JSON body,
 ``{"detail", "problems": [{"file", "message"}], ...}``; request validation errors are
 answered in the same shape. On page routes a browser (``Accept: text/html``) gets the
@@ -14,6 +23,7 @@ same message as the error page, and ``SignInRequired`` sends it to the sign-in p
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,15 +44,18 @@ from app.errors import ApiError, SignInRequired
 from app.jobs.broker import uses_broker
 from app.jobs.sweeper import Sweeper, resume_queued
 from app.jobs.worker import LocalWorker
+from app.logs import redact_tokens_in_logs
+from app.throttle import SignInThrottle
 from app.web import account, judging, pages
 from app.web import organiser as organiser_pages
 from app.web.access import is_page
+from app.web.headers import SecurityHeaders
 from app.web.templating import render
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-SESSION_MAX_AGE = 14 * 24 * 3600
+STOP_FLOOR_SECONDS = 2.0  # what a background thread gets at shutdown even if the drain took all
 ROUTERS = (submissions, leaderboards, organiser, judge, final, campaigns,
            pages, account, organiser_pages, judging)
 
@@ -60,8 +73,10 @@ async def api_error_response(request: Request, exc: Exception) -> Response:
             return RedirectResponse(f"/sign-in?next={quote(exc.next_url, safe='/')}",
                                     status_code=303)
         user = getattr(request.state, "viewer", None)
-        return render(request, "error.html", {"user": user, "status": exc.status,
+        page = render(request, "error.html", {"user": user, "status": exc.status,
                                               "message": exc.detail}, status_code=exc.status)
+        page.headers.update(exc.headers)  # Retry-After of a 429, for instance
+        return page
     return JSONResponse(exc.to_json(), status_code=exc.status, headers=exc.headers)
 
 
@@ -86,23 +101,35 @@ def start_background(settings: Settings) -> list[LocalWorker | Sweeper]:
     return services
 
 
+def stop_background(services: list[LocalWorker | Sweeper], deadline: float) -> None:
+    """Stop each service by ``deadline`` (time.monotonic()), giving each at least
+    STOP_FLOOR_SECONDS (an idle thread needs milliseconds); one still busy is left behind."""
+    for service in services:
+        if not service.stop(timeout=max(STOP_FLOOR_SECONDS, deadline - time.monotonic())):
+            log.warning("%s still busy when the shutdown grace period ended; its job stays in "
+                        "the database and is re-queued by the sweeper", type(service).__name__)
+
+
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
     """The web application; ``background=False`` starts no worker or sweeper (tests)."""
     settings = settings or get_settings()
+    redact_tokens_in_logs()
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(ensure_schema)
         services = await run_in_threadpool(start_background, settings) if background else []
         try:
             yield
         finally:
-            for service in services:
-                await run_in_threadpool(service.stop)
+            began = getattr(app.state, "shutdown_began", None) or time.monotonic()
+            await run_in_threadpool(stop_background, services,
+                                    began + settings.shutdown_grace_seconds)
 
     app = FastAPI(title="RAIM Arena", lifespan=lifespan)
+    app.state.sign_in_throttle = SignInThrottle.from_settings(settings)
     app.add_middleware(SessionMiddleware, secret_key=settings.session_secret(),
-                       session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE,
+                       session_cookie=SESSION_COOKIE, max_age=settings.session_max_age_seconds,
                        same_site="lax", https_only=settings.cookie_secure)
     app.add_exception_handler(ApiError, api_error_response)
     app.add_exception_handler(RequestValidationError, validation_error_response)
@@ -110,4 +137,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         app.include_router(module.router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outside FastAPI's own stack (ServerErrorMiddleware included): headers on every answer.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(  # type: ignore[method-assign]
+        build_stack(), https=settings.cookie_secure)
     return app

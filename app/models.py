@@ -121,6 +121,26 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
+class BrowserSession(Base):
+    """A signed-in browser: the cookie carries a random id, only its sha256 is stored here.
+
+    Signing out revokes the row; so does a password change, for the user's other sessions.
+    An expired or revoked row signs nobody in.
+    """
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
 class Challenge(Base):
     """A challenge: its formula (``Formula.to_dict()``) and final ranking blend."""
 

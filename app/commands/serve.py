@@ -6,11 +6,19 @@ import argparse
 import os
 import socket
 import sys
+import time
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from app.config import get_settings
 from metrics.weights import WeightsMissing
 
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
 EXIT_CONFIG = 2
+EXIT_STARTUP = 3  # as uvicorn.run: the server could not start (port taken, say)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "serve", help="run the web service (and, without a broker, the scoring worker)",
         description="Serves the pages and the API with uvicorn after upgrading the database. "
         "Without RAIM_BROKER_URL, submissions are scored in this process by a local worker; "
-        "with it, by `raim worker` processes.")
+        "with it, by `raim worker` processes. On SIGTERM or Ctrl-C it stops accepting "
+        "connections and gives those open, and the local worker, RAIM_SHUTDOWN_GRACE_SECONDS "
+        "(default 30) to finish; a job still running is re-queued at the next start.")
     serve.add_argument("--host", help="default: RAIM_HOST (127.0.0.1)")
     serve.add_argument("--port", type=int, help="default: RAIM_PORT (8000)")
     serve.add_argument("--demo", action="store_true",
@@ -58,8 +68,26 @@ def run_serve(args: argparse.Namespace) -> int:
     host, port = args.host or settings.host, args.port or settings.port
     if args.demo:
         _announce_demo(host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
-    return 0
+    app = create_app(settings)
+    server = _bounded_server(app, uvicorn.Config(
+        app, host=host, port=port, log_level="info",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds))
+    server.run()
+    return 0 if server.started else EXIT_STARTUP
+
+
+def _bounded_server(app: FastAPI, config: uvicorn.Config) -> uvicorn.Server:
+    """uvicorn's server, noting on SIGTERM or SIGINT when the shutdown began, so that the
+    connections' drain and the app's background threads share one grace period (app.main)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if getattr(app.state, "shutdown_began", None) is None:
+                app.state.shutdown_began = time.monotonic()  # no lock taken: signal-safe
+            super().handle_exit(sig, frame)
+
+    return Server(config)
 
 
 def _announce_demo(host: str, port: int) -> None:

@@ -159,6 +159,9 @@ async def receive_form(content_type: str, chunks: AsyncIterator[bytes], director
     except Exception as exc:  # the parser's errors, or the client going away mid-upload
         receiver.abort()
         raise ApiError(HTTPStatus.BAD_REQUEST, f"the upload could not be read ({exc})") from exc
+    except BaseException:  # cancelled: the server shut down mid-upload; no partial file left
+        receiver.abort()
+        raise
     if not receiver.complete:
         receiver.abort()
         raise ApiError(HTTPStatus.BAD_REQUEST,

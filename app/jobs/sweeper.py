@@ -113,9 +113,11 @@ class Sweeper:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> bool:
+        """Stop sweeping; waits up to ``timeout`` s for a sweep in progress. False if still busy."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=timeout)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.sweep_interval_seconds):

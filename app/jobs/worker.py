@@ -210,11 +210,17 @@ class LocalWorker:
         queue.add_local_listener(self._wake.set)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60) -> bool:
+        """Take no new job and wait up to ``timeout`` s for the thread; False if still busy.
+
+        A job still running then stays ``scoring`` in the database; once this process is
+        gone, the sweeper re-queues it (``sweeper.worker_gone``).
+        """
         queue.remove_local_listener(self._wake.set)
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=60)
+        self._thread.join(timeout=timeout)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
         next_sweep = 0.0

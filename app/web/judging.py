@@ -30,7 +30,7 @@ from app.judging.qualification import QualificationError
 from app.judging.results import visible_results
 from app.judging.trials import judge_progress
 from app.models import Challenge
-from app.web.access import PAGE_ROUTES, OrganiserPage, SignedIn, Viewer, sign_in
+from app.web.access import PAGE_ROUTES, OrganiserPage, SignedIn, Throttle, Viewer, sign_in
 from app.web.csrf import require_csrf
 from app.web.svg import mos_plot, spread_plot
 from app.web.templating import flash, render
@@ -39,12 +39,19 @@ router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 
 @router.get("/judge/sign-in/{token}")
-def judge_sign_in(token: str, request: Request, session: SessionDep) -> RedirectResponse:
-    """Trade the personal link's token for a session cookie, then open the rating page."""
+def judge_sign_in(token: str, request: Request, session: SessionDep,
+                  throttle: Throttle) -> RedirectResponse:
+    """Trade the personal link's token for a browser session, then open the rating page.
+
+    Invalid links count as failed sign-ins of the client's address (no token guessing).
+    """
+    throttle.refuse_if_throttled()
     user = user_for_token(session, token)
     if user is None or not is_judge(session, user):
+        throttle.failed()
         raise ApiError(404, "This sign-in link is not valid (revoked, mistyped or expired).")
-    sign_in(request, user)
+    sign_in(request, session, user)
+    session.commit()
     return RedirectResponse("/judge", status_code=303)
 
 

@@ -113,3 +113,27 @@ def test_ensure_organiser_creates_then_promotes(session):
     promoted, created = accounts.ensure_organiser(session, "hal@example.org", name="Hal")
     assert not created and promoted.id == person.id
     assert promoted.is_organiser and promoted.name == "Hal"
+
+
+def test_change_password_checks_the_current_one_and_ends_other_sessions(session):
+    from app import browser_sessions
+
+    user = accounts.create_user(session, "dan@example.org", password="dan's old secret")
+    here = browser_sessions.start(session, user, max_age_seconds=3600)
+    there = browser_sessions.start(session, user, max_age_seconds=3600)
+    with pytest.raises(accounts.WrongPassword):
+        accounts.change_password(session, user, "a wrong guess", "dan's new secret")
+    assert accounts.change_password(session, user, "dan's old secret", "dan's new secret",
+                                    keep_session=here) == 1
+    assert browser_sessions.resolve(session, here) is not None
+    assert browser_sessions.resolve(session, there) is None
+    assert accounts.authenticate(session, "dan@example.org", "dan's new secret") is not None
+
+
+def test_ensure_organiser_password_reset_ends_every_session(session):
+    from app import browser_sessions
+
+    user = accounts.create_user(session, "eve@example.org", password="eve's old secret")
+    signed_in = browser_sessions.start(session, user, max_age_seconds=3600)
+    accounts.ensure_organiser(session, "eve@example.org", password="eve's new secret")
+    assert browser_sessions.resolve(session, signed_in) is None

@@ -85,13 +85,17 @@ def scores(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def wait_ready(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector("body[data-ready='true']")
-    page.wait_for_function("document.querySelectorAll('.viewport img').length === 4 && "
+    # Predicates are functions, never strings: the page's CSP forbids eval.
+    page.wait_for_function("() => document.querySelectorAll('.viewport img').length === 4 && "
                            "document.querySelector('.viewport img').style.transform !== ''")
 
 
 def test_rating_page_zoom_sync_keyboard_and_reload(rating_site, browser) -> None:  # type: ignore[no-untyped-def]
     base, token, _ = rating_site
     page = browser.new_page(viewport={"width": 1200, "height": 800})
+    violations: list[str] = []  # whatever the Content-Security-Policy blocked
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
     page.goto(f"{base}/judge/sign-in/{token}")
     assert page.url == f"{base}/judge"
     wait_ready(page)
@@ -103,7 +107,7 @@ def test_rating_page_zoom_sync_keyboard_and_reload(rating_site, browser) -> None
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(0, -300)
     page.wait_for_function(
-        f"document.querySelector('.viewport img').style.transform !== {before[0]!r}")
+        f"() => document.querySelector('.viewport img').style.transform !== {before[0]!r}")
     zoomed = transforms(page)
     assert len(set(zoomed)) == 1 and zoomed[0] != before[0]
     # pan by dragging another view: every view follows
@@ -146,6 +150,7 @@ def test_rating_page_zoom_sync_keyboard_and_reload(rating_site, browser) -> None
         page.keyboard.press("[")
     assert scores(page) == {"A": "9", "B": "7", "C": "4"}
     assert page.text_content("#progress") == "1 / 2 rated"
+    assert violations == []
     page.close()
 
 

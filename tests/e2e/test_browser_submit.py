@@ -106,7 +106,12 @@ def page():
     with playwright_api.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport={"width": 1280, "height": 800})
+            tab = browser.new_page(viewport={"width": 1280, "height": 800})
+            violations: list[str] = []  # whatever the Content-Security-Policy blocked
+            tab.on("console", lambda message: violations.append(message.text)
+                   if "Content Security Policy" in message.text else None)
+            yield tab
+            assert violations == []
         finally:
             browser.close()
 

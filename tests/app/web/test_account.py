@@ -129,3 +129,30 @@ def test_revoke_someone_elses_token_is_not_found(client):
     assert post_form(client, f"/account/tokens/{token_id}/revoke").status_code == 404
     with session_scope() as session:
         assert session.get_one(ApiToken, token_id).revoked_at is None
+
+
+def test_account_page_offers_a_password_change_that_checks_the_repeat(client):
+    make_user("ann@example.org")
+    sign_in(client, "ann@example.org")
+    page = client.get("/account", headers=HTML)
+    assert 'action="/account/password"' in page.text and 'autocomplete="new-password"' in page.text
+    refused = post_form(client, "/account/password", {"current": PASSWORD, "new": "new secret 1",
+                                                      "repeat": "new secret 2"})
+    assert refused.status_code == 400 and "The two new passwords differ" in refused.text
+    too_short = post_form(client, "/account/password", {"current": PASSWORD, "new": "short",
+                                                        "repeat": "short"})
+    assert too_short.status_code == 400 and "at least 8 characters" in too_short.text
+
+
+def test_signing_in_again_revokes_the_browsers_previous_session(client):
+    from app.models import BrowserSession
+
+    make_user("ann@example.org")
+    make_user("bob@example.org")
+    sign_in(client, "ann@example.org")
+    first = client.cookies.get("raim_session")
+    sign_in(client, "bob@example.org")
+    with session_scope() as session:
+        live = session.scalars(select(BrowserSession)
+                               .where(BrowserSession.revoked_at.is_(None))).all()
+    assert len(live) == 1 and client.cookies.get("raim_session") != first
