@@ -3,13 +3,12 @@
 The request's database session is handled here and nowhere else. ``SessionDep`` is one
 session per request (``app.db.session_scope``): committed when the route returns normally,
 rolled back when it raises. It is a dependency of scope ``"function"``: its exit runs right
-after the route returns, once the answer is built and before a byte of it is sent, so a
-2xx always means committed and a commit that fails answers an error instead (503 for a busy
+after the route returns, once the answer is built and before a byte of it is sent, so a 2xx
+always means committed and a commit that fails answers an error instead (503 for a busy
 database, through app.main's handlers). A route commits earlier itself only when something
 must happen after the commit and before the answer (queueing a job:
-``app.jobs.queue.commit_then_enqueue``). ``WriteSessionDep``
-is the same for routes that read and then write: ``BEGIN IMMEDIATE`` on SQLite, so that
-another writer cannot slip in between.
+``app.jobs.queue.commit_then_enqueue``). ``WriteSessionDep`` is the same for routes that read
+and then write: ``BEGIN IMMEDIATE`` on SQLite, so that another writer cannot slip in between.
 
 A caller is identified by ``Authorization: Bearer <token>`` (scripts) or by the signed
 session cookie ``raim_session`` (browsers; key ``user_id``), in a short transaction of its
