@@ -9,7 +9,8 @@ already committed (the sweeper).
 A send that fails (broker down) never undoes or hides a committed submission: it is logged,
 and the row stays ``queued`` with ``enqueued_at`` unchanged (None when never sent), which is
 how ``app.jobs.sweeper`` finds it and sends it again once the broker is back. A send that
-succeeds stamps ``enqueued_at``.
+succeeds stamps ``enqueued_at`` (with a broker only: the embedded worker reads queued rows
+itself and needs no stamp).
 """
 
 from __future__ import annotations
