@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     stale_after_seconds: int = 1800
     cookie_secure: bool = False
     sweep_interval_seconds: int = 30  # how often stuck submissions are looked for
+    resend_after_seconds: int = 600  # a queued job handed to the broker this long ago is sent again
     max_wait_seconds: int = 600  # cap on POST /score?wait=SECONDS
     # Ground-truth DISTS feature cache of metrics.pipeline.FastScorer (off while 0 bytes):
     # ~104 MB of disk per 1024x1024 ground truth from stage 3, ~488 MB from stage 1.

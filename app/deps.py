@@ -2,10 +2,13 @@
 
 The request's database session is handled here and nowhere else. ``SessionDep`` is one
 session per request (``app.db.session_scope``): committed when the route returns normally,
-rolled back when it raises. A route commits earlier itself only when something must happen
-after the commit and before the answer (queueing a job, showing a token). ``WriteSessionDep``
-is the same for routes that read and then write: ``BEGIN IMMEDIATE`` on SQLite, so that
-another writer cannot slip in between.
+rolled back when it raises. It is a dependency of scope ``"function"``: its exit runs right
+after the route returns, once the answer is built and before a byte of it is sent, so a 2xx
+always means committed and a commit that fails answers an error instead (503 for a busy
+database, through app.main's handlers). A route commits earlier itself only when something
+must happen after the commit and before the answer (queueing a job:
+``app.jobs.queue.commit_then_enqueue``). ``WriteSessionDep`` is the same for routes that read
+and then write: ``BEGIN IMMEDIATE`` on SQLite, so that another writer cannot slip in between.
 
 A caller is identified by ``Authorization: Bearer <token>`` (scripts) or by the signed
 session cookie ``raim_session`` (browsers; key ``sid``, a server-side session id resolved by
@@ -33,14 +36,15 @@ from app.accounts import team_ids, user_for_token
 from app.db import session_scope
 from app.errors import ApiError
 from app.judging.campaigns import is_judge
-from app.lookups import find_challenge, find_phase, find_submission
+from app.lookups import by_id, find_challenge, find_phase, find_submission
 from app.models import Challenge, Phase, Submission, User
 
 SESSION_COOKIE = "raim_session"
 SESSION_ID_KEY = "sid"  # the browser session's id (app.browser_sessions), in the cookie
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>``, or None."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
@@ -52,7 +56,7 @@ def optional_user(request: Request) -> User | None:
     Uses its own short transaction, so a long upload never holds a database lock; the
     returned User is detached (plain column values only).
     """
-    token = _bearer(request)
+    token = bearer_token(request)
     session_id = request.session.get(SESSION_ID_KEY) if "session" in request.scope else None
     if token is None and not isinstance(session_id, str):
         return None
@@ -99,8 +103,10 @@ def get_write_session(_caller: OptionalUser) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
-WriteSessionDep = Annotated[Session, Depends(get_write_session)]
+# scope="function": the session's exit (commit, or rollback on error) runs as soon as the
+# route returns, before the answer is sent; a failed commit is then the answer (503).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
 
 
 def current_user(user: OptionalUser) -> User:
@@ -156,7 +162,7 @@ SubmissionFromPath = Annotated[Submission, Depends(submission_from_path)]
 
 def owned(session: Session, user: User, submission_id: int) -> Submission:
     """The submission if ``user``'s team made it (or the user organises); 404 otherwise."""
-    sub = session.get(Submission, submission_id)
+    sub = by_id(session, Submission, submission_id)
     if sub is None or not (user.is_organiser or sub.team_id in team_ids(session, user)):
         raise ApiError(404, f"submission {submission_id} not found")
     return sub

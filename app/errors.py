@@ -8,11 +8,28 @@ status and headers given. A page that wants HTML gets the same message rendered 
 
 This module imports no web framework, so the domain packages may raise ApiError too: the
 status is their classification of the refusal (a quota spent is 429 wherever it is asked).
+
+``server_failure(exc)`` classifies what is not a refusal but a passing state of the server,
+which a client should simply retry: a full disk (``ENOSPC``/``EDQUOT``, or the database's own
+"disk full") is 507, a database that is busy ("database is locked") or unreachable is 503,
+both with ``Retry-After``. Anything else unexpected is a bug: 500, logged, no details to the
+client (app.main).
 """
 
 from __future__ import annotations
 
+import errno
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
 from metrics.images import Problem
+
+RETRY_AFTER_SECONDS = 5
+DISK_FULL_RETRY_AFTER_SECONDS = 60
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+SQLITE_FULL = 13  # sqlite3's extended error code for "database or disk is full"
+POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+INTERNAL = "internal server error: it has been logged for the operators; nothing was changed"
 
 
 class ApiError(Exception):
@@ -48,3 +65,26 @@ class SignInRequired(ApiError):
     def __init__(self, next_url: str):
         super().__init__(401, "sign in first")
         self.next_url = next_url
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in DISK_FULL
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        return (getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+                or getattr(orig, "sqlstate", None) == POSTGRES_DISK_FULL)
+    return False
+
+
+def server_failure(exc: BaseException) -> ApiError | None:
+    """The retryable server-side state behind ``exc`` as an ApiError, or None (a bug: 500)."""
+    if _disk_full(exc):
+        return ApiError(507, "the server has no space left on its disk; nothing was stored. "
+                             "Try again later (the operators have been told)",
+                        headers={"Retry-After": str(DISK_FULL_RETRY_AFTER_SECONDS)})
+    if isinstance(exc, OperationalError):
+        return ApiError(503, "the database is busy or unavailable; nothing was saved. "
+                             "Try again in a few seconds",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return None

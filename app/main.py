@@ -14,10 +14,15 @@ re-queues it.
 Every response carries the security headers of app.web.headers (outermost, so also the
 500 page), and every log record has tokens redacted (app.logs).
 
-Every refusal is an ``app.errors.ApiError`` and answers one JSON body,
-``{"detail", "problems": [{"file", "message"}], ...}``; request validation errors are
-answered in the same shape. On page routes a browser (``Accept: text/html``) gets the
-same message as the error page, and ``SignInRequired`` sends it to the sign-in page.
+Every 4xx and 5xx answers one JSON body, ``{"detail", "problems": [{"file", "message"}],
+...}``: refusals (``app.errors.ApiError``), request validation errors (422), Starlette's own
+(404 for an unknown URL, 405), a full disk (507) or a busy database (503) with
+``Retry-After`` (``app.errors.server_failure``), and any other exception: 500, its traceback
+logged and never sent. On page routes (and unknown URLs) a browser (``Accept: text/html``)
+gets the same message as the error page, and ``SignInRequired`` sends it to the sign-in page.
+
+Every route depends on ``app.csrf.csrf_guard`` (an application-wide dependency): a
+state-changing request authenticated by the session cookie carries the session's token.
 """
 
 from __future__ import annotations
@@ -29,18 +34,21 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.api import campaigns, final, judge, leaderboards, organiser, submissions
 from app.config import Settings, get_settings
+from app.csrf import csrf_guard
 from app.db import ensure_schema
 from app.deps import SESSION_COOKIE
-from app.errors import ApiError, SignInRequired
+from app.errors import INTERNAL, ApiError, SignInRequired, server_failure
 from app.jobs.broker import uses_broker
 from app.jobs.sweeper import Sweeper, resume_queued
 from app.jobs.worker import LocalWorker
@@ -64,11 +72,16 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def shows_page(request: Request) -> bool:
+    """A browser on a page route, or on a URL that no route answers."""
+    return wants_html(request) and (is_page(request) or "endpoint" not in request.scope)
+
+
 async def api_error_response(request: Request, exc: Exception) -> Response:
     """The one handler: JSON for scripts and the API, the error page for browsers on pages."""
     if not isinstance(exc, ApiError):
         raise exc
-    if is_page(request) and wants_html(request):
+    if shows_page(request):
         if isinstance(exc, SignInRequired):
             return RedirectResponse(f"/sign-in?next={quote(exc.next_url, safe='/')}",
                                     status_code=303)
@@ -87,6 +100,28 @@ async def validation_error_response(request: Request, exc: Exception) -> Respons
     where = [".".join(str(part) for part in error["loc"]) + f": {error['msg']}"
              for error in exc.errors()]
     return await api_error_response(request, ApiError(422, "; ".join(where)))
+
+
+async def http_error_response(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (404 unknown URL, 405 wrong method, 400 unreadable form)."""
+    if not isinstance(exc, HTTPException):
+        raise exc
+    return await api_error_response(request, ApiError(exc.status_code, str(exc.detail),
+                                                      headers=dict(exc.headers or {})))
+
+
+async def server_failure_response(request: Request, exc: Exception) -> Response:
+    """A full disk (507) or a busy database (503), to retry; anything else goes on to 500."""
+    failure = server_failure(exc)
+    if failure is None:
+        raise exc
+    log.warning("%s %s answered %d: %s", request.method, request.url.path, failure.status, exc)
+    return await api_error_response(request, failure)
+
+
+async def internal_error_response(request: Request, exc: Exception) -> Response:
+    """Any other exception: 500 in the one body; the server logs the traceback, never sends it."""
+    return await api_error_response(request, ApiError(500, INTERNAL))
 
 
 def start_background(settings: Settings) -> list[LocalWorker | Sweeper]:
@@ -126,13 +161,17 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             await run_in_threadpool(stop_background, services,
                                     began + settings.shutdown_grace_seconds)
 
-    app = FastAPI(title="RAIM Arena", lifespan=lifespan)
+    app = FastAPI(title="RAIM Arena", lifespan=lifespan, dependencies=[Depends(csrf_guard)])
     app.state.sign_in_throttle = SignInThrottle.from_settings(settings)
     app.add_middleware(SessionMiddleware, secret_key=settings.session_secret(),
                        session_cookie=SESSION_COOKIE, max_age=settings.session_max_age_seconds,
                        same_site="lax", https_only=settings.cookie_secure)
     app.add_exception_handler(ApiError, api_error_response)
     app.add_exception_handler(RequestValidationError, validation_error_response)
+    app.add_exception_handler(HTTPException, http_error_response)
+    for failure in (OSError, SQLAlchemyError):
+        app.add_exception_handler(failure, server_failure_response)
+    app.add_exception_handler(Exception, internal_error_response)
     for module in ROUTERS:
         app.include_router(module.router)
     if STATIC_DIR.is_dir():

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from app.deps import JudgeUser, SessionDep
 from app.errors import ApiError
 from app.judging import trials
 from app.judging.blind import ImageMissing, source_image
-from app.web.csrf import require_csrf_header
 
 router = APIRouter(tags=["judging"])
 IMAGE_PATH = "/judge/images/"
@@ -53,12 +52,6 @@ class RatingAnswer(BaseModel):
     progress: Progress
 
 
-def csrf_for_cookies(request: Request) -> None:
-    """Browser (cookie) callers must send the CSRF header; token (Bearer) callers need not."""
-    if not request.headers.get("authorization", "").lower().startswith("bearer "):
-        require_csrf_header(request)
-
-
 def image_url(token: str) -> str:
     return IMAGE_PATH + token
 
@@ -77,7 +70,7 @@ def read_trials(user: JudgeUser, session: SessionDep) -> TrialsAnswer:
                         progress=Progress(**trials.progress(shown)))
 
 
-@router.post("/api/judge/ratings", dependencies=[Depends(csrf_for_cookies)])
+@router.post("/api/judge/ratings")
 def create_ratings(body: RatingRequest, user: JudgeUser, session: SessionDep) -> RatingAnswer:
     """Save scores the moment they are given; repeated posts replace earlier scores."""
     trial = trials.record_ratings(session, user, body.trial_id, body.scores, body.criteria)

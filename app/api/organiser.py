@@ -40,16 +40,14 @@ class Queued(BaseModel):
 @router.post("/submissions/{submission_id}/rescore", status_code=202)
 def rescore_submission(submission_id: int, user: Organiser, session: WriteSessionDep) -> Queued:
     ids = actions.rescore_submission(session, find_submission(session, submission_id), user)
-    session.commit()
-    queue.enqueue(ids)
+    queue.commit_then_enqueue(session, ids)
     return Queued(queued=ids)
 
 
 @router.post("/challenges/{challenge}/phases/{phase}/rescore", status_code=202)
 def rescore_phase(challenge: str, phase: str, user: Organiser, session: WriteSessionDep) -> Queued:
     ids = actions.rescore_phase(session, find_phase(session, challenge, phase), user)
-    session.commit()
-    queue.enqueue(ids)
+    queue.commit_then_enqueue(session, ids)
     return Queued(queued=ids)
 
 

@@ -65,6 +65,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if not settings.broker_url and not _check_weights():
         return EXIT_CONFIG
     ensure_schema()
+    if settings.broker_url:
+        _announce_broker(settings.sweep_interval_seconds)
     host, port = args.host or settings.host, args.port or settings.port
     if args.demo:
         _announce_demo(host, port)
@@ -88,6 +90,21 @@ def _bounded_server(app: FastAPI, config: uvicorn.Config) -> uvicorn.Server:
             super().handle_exit(sig, frame)
 
     return Server(config)
+
+
+def _announce_broker(sweep_interval: int) -> None:
+    """One line: whether the broker answers. The service starts either way (the sweeper
+    sends what waits once it is back)."""
+    from app.jobs.broker import broker_problem, broker_url_for_people
+
+    url, problem = broker_url_for_people(), broker_problem()
+    if problem is None:
+        print(f"broker {url}: reachable; `raim worker` processes score the submissions",
+              flush=True)
+    else:
+        print(f"broker {url}: NOT reachable ({problem}); submissions are still accepted and "
+              f"kept queued, and sent to the workers once it answers (checked every "
+              f"{sweep_interval} s)", file=sys.stderr, flush=True)
 
 
 def _announce_demo(host: str, port: int) -> None:

@@ -188,7 +188,7 @@ def _target(user_id: int, phase_ref: str | None, settings: Settings) -> _Target:
 def _store(
     target: _Target, user_id: int, upload: ReceivedFile, image_count: int, settings: Settings
 ) -> int:
-    """Insert the row and move the upload into place, under the team lock."""
+    """Insert the row and move the upload into place, under the team lock; commit, then queue."""
     final: Path | None = None
     try:
         with session_scope(immediate=True) as session:
@@ -215,6 +215,7 @@ def _store(
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(upload.path, final)
             sub.upload_path = final.relative_to(settings.data_dir).as_posix()
+            queue.commit_then_enqueue(session, [sub.id])
             return sub.id
     except BaseException:
         if final is not None:
@@ -254,7 +255,6 @@ def accept(
         submission_id = _store(target, user_id, upload, len(checked.pairs), settings)
     finally:
         upload.discard()  # moved into place when accepted; the temporary file otherwise
-    queue.enqueue([submission_id])
     return Accepted(submission_id, target.challenge, target.phase)
 
 

@@ -124,9 +124,13 @@ class _Receiver:
         self.complete = True
 
     def abort(self) -> None:
+        """Close and remove the partial file, whatever state the disk is in."""
         if self._out is not None:
-            self._out.close()
-            self._out = None
+            out, self._out = self._out, None
+            try:
+                out.close()
+            except OSError:  # flushing a full disk fails again: the file goes anyway
+                pass
         if self.form.file is not None:
             self.form.file.discard()
 
@@ -144,7 +148,8 @@ async def receive_form(content_type: str, chunks: AsyncIterator[bytes], director
     """Parse a multipart body into small fields and one file under ``directory``.
 
     Raises ApiError (and leaves no file behind) on a malformed body, a missing file or an
-    upload over ``max_bytes``.
+    upload over ``max_bytes``. An OSError writing the file (a full disk) is the server's, not
+    the upload's: it is raised as it is (app.main answers 507), the partial file removed.
     """
     directory.mkdir(parents=True, exist_ok=True)
     receiver = _Receiver(directory, max_bytes)
@@ -153,7 +158,7 @@ async def receive_form(content_type: str, chunks: AsyncIterator[bytes], director
         async for chunk in chunks:
             parser.write(chunk)
         parser.finalize()
-    except ApiError:
+    except (ApiError, OSError):
         receiver.abort()
         raise
     except Exception as exc:  # the parser's errors, or the client going away mid-upload

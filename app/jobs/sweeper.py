@@ -1,7 +1,11 @@
-"""Stuck jobs: submissions left in ``scoring`` by a worker that died or stopped heart-beating.
+"""Stuck jobs: submissions left in ``scoring`` by a dead worker, or ``queued`` but never taken.
 
-``sweep()`` re-queues them (or fails them once RAIM_SCORING_RETRIES attempts are spent),
-writing each decision to the audit log; ``Sweeper`` runs it every
+``sweep()`` re-queues ``scoring`` rows whose worker died or stopped heart-beating (or fails
+them once RAIM_SCORING_RETRIES attempts are spent), writing each decision to the audit log.
+``resend_waiting()`` hands ``queued`` rows to the broker again when no send succeeded
+(``enqueued_at`` None: the broker was down when they were accepted) or the last one is
+RAIM_RESEND_AFTER_SECONDS old (a broker that lost its messages); a duplicate message is a
+no-op, since a worker claims a row only while it is queued. ``Sweeper`` runs both every
 RAIM_SWEEP_INTERVAL_SECONDS beside a broker's workers, and ``resume_queued`` hands every
 queued row to the workers again at start-up.
 """
@@ -15,7 +19,7 @@ import threading
 from datetime import datetime, timedelta
 
 import psutil
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
@@ -95,6 +99,28 @@ def queued_ids(limit: int | None = None) -> list[int]:
         return list(session.execute(query).scalars())
 
 
+def waiting_ids(now: datetime, settings: Settings) -> list[int]:
+    """Queued submissions never handed to the broker, or last handed over too long ago."""
+    cutoff = now - timedelta(seconds=settings.resend_after_seconds)
+    with session_scope() as session:
+        query = (select(Submission.id)
+                 .where(Submission.status == "queued",
+                        or_(Submission.enqueued_at.is_(None), Submission.enqueued_at < cutoff))
+                 .order_by(Submission.created_at, Submission.id))
+        return list(session.execute(query).scalars())
+
+
+def resend_waiting(settings: Settings | None = None, *,
+                   now: datetime | None = None) -> list[int]:
+    """Send the waiting queued submissions again (broker mode); returns the ids sent."""
+    settings = settings or get_settings()
+    ids = waiting_ids(now or utcnow(), settings)
+    sent = queue.enqueue(ids)
+    if sent:
+        log.info("sent %d waiting submission(s) to the workers again: %s", len(sent), sent)
+    return sent
+
+
 def resume_queued() -> list[int]:
     """At start-up: hand every queued submission to the workers again (duplicates are no-ops)."""
     ids = queued_ids()
@@ -103,7 +129,8 @@ def resume_queued() -> list[int]:
 
 
 class Sweeper:
-    """A daemon thread that runs ``sweep()`` every RAIM_SWEEP_INTERVAL_SECONDS."""
+    """A daemon thread that runs ``sweep()`` and ``resend_waiting()`` every
+    RAIM_SWEEP_INTERVAL_SECONDS (broker mode)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -123,5 +150,6 @@ class Sweeper:
         while not self._stop.wait(self.settings.sweep_interval_seconds):
             try:
                 sweep(self.settings)
+                resend_waiting(self.settings)
             except Exception:  # the database may be briefly away: try again next round
                 log.exception("sweep failed")

@@ -18,6 +18,7 @@ from app import accounts, audit
 from app.config import get_settings
 from app.judging.models import Campaign, Entry, Judge
 from app.judging.qualification import qualifiers
+from app.lookups import by_id
 from app.models import Challenge, Phase, Submission, User, utcnow
 from scoring.scales import COMMON_SCALES, JUDGE_NORMALISATIONS
 from scoring.subjective import MODELS
@@ -111,7 +112,7 @@ def _chosen_submission(session: Session, phase: Phase, team_id: int, team: str,
         if sub is None:
             problems.append(f"team {team!r} has no accepted submission to phase {phase.slug}")
         return sub
-    sub = session.get(Submission, wanted)
+    sub = by_id(session, Submission, wanted)
     if sub is None or sub.phase_id != phase.id or sub.team_id != team_id:
         problems.append(f"submission {wanted} is not a submission of team {team!r} "
                         f"to phase {phase.slug}")

@@ -70,17 +70,13 @@
     result.hidden = false;
   }
 
-  // Error bodies: {"detail": "..."} or {"detail": {"message", "problems": [{"file", "message"}]}}
-  // or {"message", "problems"}; anything else falls back to the HTTP status line.
+  // Every error answer has one body, {"detail": "...", "problems": [{"file", "message"}]}
+  // (docs/service.md); anything else (a proxy's page) falls back to the HTTP status line.
   function explain(status, text) {
     var body = null;
     try { body = JSON.parse(text); } catch (e) { body = null; }
-    var detail = body && (body.detail !== undefined ? body.detail : body);
-    var listed = body && Array.isArray(body.problems) ? body.problems : [];
-    if (typeof detail === "string") return { message: detail, problems: listed };
-    if (detail && typeof detail === "object") {
-      return { message: detail.message || detail.error || ("The server answered " + status),
-               problems: Array.isArray(detail.problems) ? detail.problems : [] };
+    if (body && typeof body.detail === "string") {
+      return { message: body.detail, problems: Array.isArray(body.problems) ? body.problems : [] };
     }
     return { message: "The server answered " + status + (text ? ": " + text.slice(0, 200) : ""), problems: [] };
   }

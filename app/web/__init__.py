@@ -1,1 +1,1 @@
-"""The browser side of the service: page routes, templates, SVG charts and CSRF protection."""
+"""The browser side of the service: page routes, templates, SVG charts (CSRF: app.csrf)."""

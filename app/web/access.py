@@ -3,13 +3,16 @@
 Reading the session or a token is app.deps' job; this module adds what only pages need:
 ``SignInRequired`` (a redirect to the sign-in page) instead of a bare 401, and
 ``PAGE_ROUTES``, the dependency every page router carries so that app.main's one error
-handler renders an ApiError as a page for browsers. Signing in starts a server-side session
-(app.browser_sessions) whose id the cookie carries; ``Throttle`` is the app's sign-in
-throttle (app.throttle) with the client's address.
+handler renders an ApiError as a page for browsers, and so that a page request that fails
+(a refusal, or a commit that fails after the route returned) leaves the browser's session as
+it came: no flash message or link that announces what was not stored. Signing in starts a
+server-side session (app.browser_sessions) whose id the cookie carries; ``Throttle`` is the
+app's sign-in throttle (app.throttle) with the client's address.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,19 +21,32 @@ from sqlalchemy.orm import Session
 
 from app import browser_sessions
 from app.config import get_settings
+from app.csrf import csrf_token
 from app.deps import SESSION_ID_KEY, SessionDep, must_organise, optional_user, owned
 from app.errors import ApiError, SignInRequired
 from app.models import Submission, User
 from app.throttle import SignInThrottle, Throttled
-from app.web.csrf import csrf_token
 
 
-def page_route(request: Request) -> None:
-    """Marks the request as a page's: its errors are shown as pages to browsers."""
+def page_route(request: Request) -> Iterator[None]:
+    """Marks the request as a page's (errors are shown as pages to browsers); on an error,
+    puts the session back as the request found it.
+
+    Scope "function": it exits after the request's database session (entered later), so it
+    sees a failed commit too.
+    """
     request.state.page = True
+    before = dict(request.session) if "session" in request.scope else None
+    try:
+        yield
+    except Exception:
+        if before is not None:
+            request.session.clear()
+            request.session.update(before)
+        raise
 
 
-PAGE_ROUTES = [Depends(page_route)]
+PAGE_ROUTES = [Depends(page_route, scope="function")]
 
 
 def is_page(request: Request) -> bool:

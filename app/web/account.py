@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -22,8 +22,10 @@ from app.accounts import (
     tokens_of,
 )
 from app.config import get_settings
+from app.csrf import STARTS_SESSION
 from app.deps import SessionDep
 from app.errors import ApiError
+from app.lookups import by_id
 from app.models import ApiToken, User
 from app.security import MIN_PASSWORD_LENGTH
 from app.web.access import (
@@ -35,7 +37,6 @@ from app.web.access import (
     sign_in,
     sign_out,
 )
-from app.web.csrf import require_csrf
 from app.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
@@ -59,7 +60,7 @@ def sign_up_page(request: Request, user: Viewer, next: str = "/") -> HTMLRespons
                                             "min_password": MIN_PASSWORD_LENGTH})
 
 
-@router.post("/sign-up", dependencies=[Depends(require_csrf)], response_model=None)
+@router.post("/sign-up", dependencies=[STARTS_SESSION], response_model=None)
 def sign_up(request: Request, session: SessionDep, name: Text = "", email: Text = "",
             password: Text = "", next: Text = "/") -> HTMLResponse | RedirectResponse:
     errors = [] if name.strip() else ["Name: please give a name (it is shown to your team)."]
@@ -84,7 +85,7 @@ def sign_in_page(request: Request, user: Viewer, next: str = "/") -> HTMLRespons
                                             "next_url": safe_next(next)})
 
 
-@router.post("/sign-in", dependencies=[Depends(require_csrf)], response_model=None)
+@router.post("/sign-in", dependencies=[STARTS_SESSION], response_model=None)
 def sign_in_form(request: Request, session: SessionDep, throttle: Throttle, email: Text = "",
                  password: Text = "", next: Text = "/") -> HTMLResponse | RedirectResponse:
     """Throttled per account and per address (app.throttle): 429 while either must wait."""
@@ -111,7 +112,7 @@ def _sign_in_refused(request: Request, email: str, next_url: str, error: str, *,
                   status_code=status_code)
 
 
-@router.post("/sign-out", dependencies=[Depends(require_csrf)])
+@router.post("/sign-out")
 def sign_out_form(request: Request, session: SessionDep) -> RedirectResponse:
     sign_out(request, session)
     session.commit()
@@ -135,7 +136,7 @@ def account_page(request: Request, user: SignedIn, session: SessionDep) -> HTMLR
     return _account_page(request, session, user)
 
 
-@router.post("/account/tokens", dependencies=[Depends(require_csrf)], response_class=HTMLResponse)
+@router.post("/account/tokens", response_class=HTMLResponse)
 def create_token_form(request: Request, user: SignedIn, session: SessionDep,
                       name: Text = "") -> HTMLResponse:
     """The new token is shown in this answer only: it is never stored or sent again."""
@@ -147,10 +148,10 @@ def create_token_form(request: Request, user: SignedIn, session: SessionDep,
     return _account_page(request, session, user, new_token={"name": clean, "value": token})
 
 
-@router.post("/account/tokens/{token_id}/revoke", dependencies=[Depends(require_csrf)])
+@router.post("/account/tokens/{token_id}/revoke")
 def revoke_token_form(token_id: int, request: Request, user: SignedIn,
                       session: SessionDep) -> RedirectResponse:
-    row = session.get(ApiToken, token_id)
+    row = by_id(session, ApiToken, token_id)
     if row is None or row.user_id != user.id:
         raise ApiError(404, f"You have no token number {token_id}.")
     revoke_token(row)
@@ -159,7 +160,7 @@ def revoke_token_form(token_id: int, request: Request, user: SignedIn,
     return RedirectResponse("/account", status_code=303)
 
 
-@router.post("/account/password", dependencies=[Depends(require_csrf)], response_model=None)
+@router.post("/account/password", response_model=None)
 def change_password_form(request: Request, user: SignedIn, session: SessionDep,
                          throttle: Throttle, current: Text = "", new: Text = "",
                          repeat: Text = "") -> HTMLResponse | RedirectResponse:

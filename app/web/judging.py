@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.accounts import AccountError, user_for_token
@@ -31,7 +31,6 @@ from app.judging.results import visible_results
 from app.judging.trials import judge_progress
 from app.models import Challenge
 from app.web.access import PAGE_ROUTES, OrganiserPage, SignedIn, Throttle, Viewer, sign_in
-from app.web.csrf import require_csrf
 from app.web.svg import mos_plot, spread_plot
 from app.web.templating import flash, render
 
@@ -100,8 +99,7 @@ def _back(slug: str) -> RedirectResponse:
     return RedirectResponse(f"/organiser/challenges/{slug}/judging", status_code=303)
 
 
-@router.post("/organiser/challenges/{challenge}/phases/{phase}/qualification",
-             dependencies=[Depends(require_csrf)])
+@router.post("/organiser/challenges/{challenge}/phases/{phase}/qualification")
 def confirm_finalists(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                       session: SessionDep,
                       team: Annotated[list[str] | None, Form()] = None) -> RedirectResponse:
@@ -116,8 +114,7 @@ def confirm_finalists(request: Request, user: OrganiserPage, phase: PhaseFromPat
     return _back(slug)
 
 
-@router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign",
-             dependencies=[Depends(require_csrf)])
+@router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign")
 async def start_campaign(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                          session: SessionDep, scale: Annotated[str, Form()] = "1-10",
                          criteria: Annotated[str, Form()] = "",
@@ -139,8 +136,7 @@ async def start_campaign(request: Request, user: OrganiserPage, phase: PhaseFrom
     return _back(slug)
 
 
-@router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign/close",
-             dependencies=[Depends(require_csrf)])
+@router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign/close")
 def stop_campaign(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                   session: SessionDep) -> RedirectResponse:
     slug = phase.challenge.slug
@@ -151,7 +147,7 @@ def stop_campaign(request: Request, user: OrganiserPage, phase: PhaseFromPath,
     return _back(slug)
 
 
-@router.post("/organiser/challenges/{challenge}/judges", dependencies=[Depends(require_csrf)])
+@router.post("/organiser/challenges/{challenge}/judges")
 def invite_judge(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
                  session: SessionDep, name: Annotated[str, Form()] = "",
                  email: Annotated[str, Form()] = "") -> RedirectResponse:

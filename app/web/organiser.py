@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,6 @@ from app.jobs import queue
 from app.jobs.broker import uses_broker
 from app.models import LEADERBOARD_VISIBILITY, User, utcnow
 from app.web.access import PAGE_ROUTES, OrganiserPage
-from app.web.csrf import require_csrf
 from app.web.templating import flash, render
 from app.web.views import challenge_summaries
 
@@ -45,7 +44,7 @@ def organiser_home(request: Request, user: OrganiserPage, session: SessionDep) -
     return _index(request, session, user, [])
 
 
-@router.post("/bundles", dependencies=[Depends(require_csrf)], response_model=None)
+@router.post("/bundles", response_model=None)
 def upload_bundle(request: Request, user: OrganiserPage, session: SessionDep,
                   bundle: Annotated[UploadFile, File()]) -> HTMLResponse | RedirectResponse:
     """Unpack, check and load a bundle zip; every problem is listed and nothing changes on error."""
@@ -93,8 +92,7 @@ def organiser_challenge(request: Request, user: OrganiserPage, challenge: Challe
         "download_url": download_url})
 
 
-@router.post("/challenges/{challenge}/phases/{phase}/leaderboard",
-             dependencies=[Depends(require_csrf)])
+@router.post("/challenges/{challenge}/phases/{phase}/leaderboard")
 def set_visibility(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                    session: SessionDep,
                    visibility: Annotated[str, Form()] = "") -> RedirectResponse:
@@ -103,8 +101,7 @@ def set_visibility(request: Request, user: OrganiserPage, phase: PhaseFromPath,
     return RedirectResponse(f"/organiser/challenges/{phase.challenge.slug}", status_code=303)
 
 
-@router.post("/challenges/{challenge}/phases/{phase}/rescore",
-             dependencies=[Depends(require_csrf)])
+@router.post("/challenges/{challenge}/phases/{phase}/rescore")
 def rescore_phase(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                   session: SessionDep) -> RedirectResponse:
     ids = actions.rescore_phase(session, phase, session.get_one(User, user.id))
@@ -112,7 +109,7 @@ def rescore_phase(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                    f"/organiser/challenges/{phase.challenge.slug}")
 
 
-@router.post("/submissions/{submission_id}/rescore", dependencies=[Depends(require_csrf)])
+@router.post("/submissions/{submission_id}/rescore")
 def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFromPath,
                        session: SessionDep) -> RedirectResponse:
     ids = actions.rescore_submission(session, sub, session.get_one(User, user.id))
@@ -122,8 +119,7 @@ def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFro
 def _queued(request: Request, session: Session, ids: list[int], what: str,
             back: str) -> RedirectResponse:
     """Commit the rescoring, then queue it, say so, and go back to ``back``."""
-    session.commit()
-    queue.enqueue(ids)
+    queue.commit_then_enqueue(session, ids)
     flash(request, "ok", f"{what} queued for rescoring; the previous results are kept in the "
                          "audit log.")
     return RedirectResponse(back, status_code=303)

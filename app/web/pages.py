@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,6 @@ from app.intake.views import accepted_view, team_submissions
 from app.leaderboard import phase_leaderboard, visible_rows
 from app.models import Challenge, User, utcnow
 from app.web.access import PAGE_ROUTES, OwnedSubmissionPage, SignedIn, Viewer
-from app.web.csrf import require_csrf, require_csrf_header
 from app.web.downloads import inputs_zip
 from app.web.svg import score_plot
 from app.web.templating import flash, render
@@ -51,8 +50,7 @@ def challenge_page(challenge: ChallengeFromPath, request: Request, user: Viewer,
     return _challenge_page(request, session, user, challenge)
 
 
-@router.post("/challenges/{challenge}/teams", response_class=HTMLResponse,
-             dependencies=[Depends(require_csrf)])
+@router.post("/challenges/{challenge}/teams", response_class=HTMLResponse)
 def create_team_page(request: Request, user: SignedIn, challenge: ChallengeFromPath,
                      session: SessionDep, name: Annotated[str, Form()] = "") -> HTMLResponse:
     """Create the user's team; its first API token is shown once on the page that answers."""
@@ -102,10 +100,12 @@ def submit_page(request: Request, user: SignedIn, phase: PhaseFromPath,
         "team": team, "quota": view.quota, "inputs": view.inputs})
 
 
-@router.post("/submit", dependencies=[Depends(require_csrf_header)])
+@router.post("/submit")
 async def upload(request: Request, user: SignedIn) -> JSONResponse:
-    """The submit page's upload (field ``phase`` = ``challenge/phase``): what POST /score does,
-    behind the session's CSRF token since the browser authenticates with its cookie."""
+    """The submit page's upload (field ``phase`` = ``challenge/phase``): what POST /score does.
+
+    The browser authenticates with its cookie, so app.csrf asks for the session's token, in the
+    ``X-CSRF-Token`` header: the streamed body is never parsed to look for it."""
     accepted = await receive_and_accept(user.id, request.headers.get("content-type", ""),
                                         request.headers.get("content-length", ""),
                                         request.stream(), get_settings())

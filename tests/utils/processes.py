@@ -103,3 +103,22 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def start_redis(port: int, log: Path) -> subprocess.Popen:
+    """A private, memory-only redis-server on 127.0.0.1:``port`` (never the shared one on
+    6379); returns once it answers PING. Stopping it loses every message, as a broker can."""
+    import redis
+
+    process = spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--daemonize", "no"], dict(os.environ), log)
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+
+    def pong() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.exceptions.ConnectionError:
+            return False
+
+    wait_until(pong, f"redis-server on port {port}", process, log, limit=30)
+    return process
