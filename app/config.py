@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     sign_in_address_limit: str = "30 per 15 minutes"  # failed sign-ins from one client address
     throttle_storage_url: str = "memory://"  # limits storage; redis://... to share it
     shutdown_grace_seconds: int = Field(default=30, ge=0)  # bound on the drain after SIGTERM
+    # Team invitations (docs/service.md, "Teams"): single-use links, valid this long.
+    invitation_max_age_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     @field_validator("secret_key")
     @classmethod

@@ -241,6 +241,32 @@ class TeamMember(Base):
     user: Mapped[User] = relationship(back_populates="memberships")
 
 
+class TeamInvitation(Base):
+    """A single-use link that lets one signed-in person join a team (app.invitations).
+
+    Only the code's sha256 is stored (the link is shown once, to the member who made it);
+    it expires at ``expires_at``, and a member of the team may revoke it before it is used.
+    """
+
+    __tablename__ = "team_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    team: Mapped[Team] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    used_by: Mapped[User | None] = relationship(foreign_keys=[used_by_id])
+
+
 class Submission(Base):
     """One upload to a phase; the row is the source of truth for its scoring state."""
 

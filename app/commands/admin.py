@@ -1,4 +1,4 @@
-"""Operator commands: ``raim challenge load``, ``raim team add``, ``raim organiser add``.
+"""Operator commands: ``raim challenge load``, ``raim team add`` (also a member), ``raim organiser add``.
 
 Commands that create a credential print it as the last word of their last line, so
 that scripts can take it with ``| tail -n1 | awk '{print $NF}'``.
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app import accounts, audit
+from app import accounts, audit, invitations
 from app.bundles.load import BundleError, install_bundle
 from app.commands.common import EXIT_INVALID, database, error
 from app.db import ensure_schema
@@ -41,12 +41,16 @@ def _register_team(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("team", help="manage teams")
     actions = parser.add_subparsers(dest="action", required=True)
     add = actions.add_parser(
-        "add", help="create a team and print its API token (last word of the last line)",
+        "add", help="create a team, or add a member to an existing one, and print an API token "
+        "(last word of the last line)",
         description="Creates the team in the challenge. The token belongs to --member when "
-        "given (created without a password if new), else to a service account of the team.")
+        "given (created without a password if new), else to a service account of the team. "
+        "When the team exists, --member adds that person to it (one team per person per "
+        "challenge; no judge of the challenge) and prints a token of theirs.")
     add.add_argument("name", metavar="NAME", help="team name, unique in the challenge")
     add.add_argument("--challenge", required=True, metavar="SLUG", help="challenge slug")
-    add.add_argument("--member", metavar="EMAIL", help="the person the token is issued to")
+    add.add_argument("--member", metavar="EMAIL",
+                     help="the person the token is issued to; added to the team if it exists")
     add.set_defaults(handler=_team_add)
 
 
@@ -95,17 +99,28 @@ def _team_add(args: argparse.Namespace) -> int:
             except ApiError:
                 return error(f"no challenge with slug {args.challenge!r} "
                              f"(load one with `raim challenge load DIR`)")
+            existing = accounts.find_team(session, challenge, args.name)
+            if existing is not None and not args.member:
+                return error(f"team {existing.name!r} already exists in challenge "
+                             f"{challenge.slug}; add a person to it with --member EMAIL")
             member = None
             if args.member:
                 member = accounts.find_user(session, args.member) or \
                     accounts.create_user(session, args.member)
-            team, token = accounts.create_team(session, challenge, args.name, member)
-            holder = member.email if member else team.members[0].user.email
-            audit.record(session, "team.add", f"team:{challenge.slug}/{team.name}",
-                         {"token_holder": holder})
+            if existing is not None and member is not None:
+                invitations.admit(session, existing, member, via="raim team add")
+                team, holder = existing, member.email
+                _, token = accounts.create_token(session, member, name=f"team {team.name}")
+                done = f"{holder} added to team {team.name!r} of {challenge.slug}"
+            else:
+                team, token = accounts.create_team(session, challenge, args.name, member)
+                holder = member.email if member else team.members[0].user.email
+                audit.record(session, "team.add", f"team:{challenge.slug}/{team.name}",
+                             {"token_holder": holder})
+                done = f"team {team.name!r} created in {challenge.slug}"
     except accounts.AccountError as exc:
         return error(str(exc))
-    print(f"team {team.name!r} created in {challenge.slug}; API token for {holder} (shown once):")
+    print(f"{done}; API token for {holder} (shown once):")
     print(f"token: {token}")
     return 0
 

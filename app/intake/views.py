@@ -1,13 +1,18 @@
 """How a submission is shown: the JSON of GET /api/submissions/{id} (also kept in the audit log),
-the answer to an accepted upload, and a team's latest submissions."""
+the answer to an accepted upload, a team's latest submissions, the images a stored upload holds."""
 
 from __future__ import annotations
+
+from pathlib import PurePosixPath
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.intake.accept import Accepted
 from app.models import ImageResult, Submission, Team
+from app.storage import upload_file
+from metrics.images import IMAGE_SUFFIXES, ImageSet
 from metrics.registry import METRIC_NAMES
 
 FINISHED = ("scored", "failed")
@@ -53,3 +58,17 @@ def _image_json(row: ImageResult) -> dict:
     """One image's name, its value of each registry metric, and its score."""
     return {"name": row.name, **{name: getattr(row, name) for name in METRIC_NAMES},
             "score": row.score}
+
+
+def stored_image_names(sub: Submission, settings: Settings) -> list[str] | None:
+    """The image files of the submission's stored zip, by name as scoring and judging read
+    them (one wrapping folder dropped), sorted; None when the stored file is gone."""
+    path = upload_file(settings, sub.upload_path)
+    if not path.is_file():
+        return None
+    images = ImageSet(path, "submission")
+    try:
+        return sorted(name for name in images.names()
+                      if PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES)
+    finally:
+        images.close()

@@ -1,26 +1,32 @@
-"""Participant pages: home, challenge, dataset download, submit, submission, leaderboard, team."""
+"""Participant pages: home, challenge, dataset download, submit (and its quota line),
+submission, leaderboard. Team creation, invitations and joining are in app.web.teams."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from app.accounts import AccountError, create_team, team_ids, team_of
+from app.accounts import team_ids, team_of
 from app.config import get_settings
 from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep
 from app.errors import ApiError
 from app.intake.accept import receive_and_accept
-from app.intake.views import accepted_view, team_submissions
+from app.intake.views import accepted_view, stored_image_names, team_submissions
+from app.invitations import open_invitations
 from app.leaderboard import phase_leaderboard, visible_rows
-from app.models import Challenge, User, utcnow
+from app.models import Challenge, Phase, Team, User, utcnow
 from app.web.access import PAGE_ROUTES, OwnedSubmissionPage, SignedIn, Viewer
 from app.web.downloads import inputs_zip
 from app.web.svg import score_plot
 from app.web.templating import flash, render
-from app.web.views import METRICS, challenge_summaries, leaderboard_visible, phase_view
+from app.web.views import (
+    METRICS,
+    challenge_summaries,
+    final_ranking,
+    leaderboard_visible,
+    phase_view,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 RECENT_SUBMISSIONS = 10
@@ -33,35 +39,28 @@ def home(request: Request, user: Viewer, session: SessionDep) -> HTMLResponse:
         "challenges": challenge_summaries(session, user, utcnow())})
 
 
-def _challenge_page(request: Request, session: Session, user: User | None, challenge: Challenge,
-                    new_token: dict | None = None) -> HTMLResponse:
+def render_challenge(request: Request, session: Session, user: User | None,
+                     challenge: Challenge, **shown_once: dict) -> HTMLResponse:
+    """The challenge page; ``shown_once`` carries what this answer alone shows (a new API
+    token ``new_token``, a new invitation link ``new_invitation``)."""
     team = team_of(session, user, challenge) if user is not None else None
     now = utcnow()
     submissions = team_submissions(session, team, RECENT_SUBMISSIONS) if team is not None else []
     return render(request, "challenge.html", {
         "user": user, "section": "challenges", "challenge": challenge, "team": team,
+        "members": sorted((m.user for m in team.members), key=lambda u: (u.name.lower(), u.id))
+        if team is not None else [],
+        "invitations": open_invitations(session, team, now) if team is not None else [],
         "phases": [phase_view(session, p, user, team, now) for p in challenge.phases],
-        "submissions": submissions, "new_token": new_token})
+        "final": final_ranking(session, challenge, user),
+        "invitation_days": max(1, round(get_settings().invitation_max_age_seconds / 86400)),
+        "submissions": submissions, "new_token": None, "new_invitation": None, **shown_once})
 
 
 @router.get("/challenges/{challenge}", response_class=HTMLResponse)
 def challenge_page(challenge: ChallengeFromPath, request: Request, user: Viewer,
                    session: SessionDep) -> HTMLResponse:
-    return _challenge_page(request, session, user, challenge)
-
-
-@router.post("/challenges/{challenge}/teams", response_class=HTMLResponse)
-def create_team_page(request: Request, user: SignedIn, challenge: ChallengeFromPath,
-                     session: SessionDep, name: Annotated[str, Form()] = "") -> HTMLResponse:
-    """Create the user's team; its first API token is shown once on the page that answers."""
-    try:
-        team, token = create_team(session, challenge, name, member=session.get_one(User, user.id))
-    except AccountError as exc:
-        raise ApiError(409, f"The team could not be created: {exc}.") from exc
-    session.commit()
-    flash(request, "ok", f"Team “{team.name}” created. You can submit now.")
-    return _challenge_page(request, session, user, challenge,
-                           new_token={"name": f"team {team.name}", "value": token})
+    return render_challenge(request, session, user, challenge)
 
 
 @router.get("/challenges/{challenge}/phases/{phase}/inputs.zip")
@@ -84,20 +83,40 @@ def download_inputs(request: Request, user: SignedIn, phase: PhaseFromPath,
                         filename=f"{challenge.slug}-{phase.slug}-inputs.zip")
 
 
+def _submitting_team(request: Request, session: Session, user: User, phase: Phase) -> Team | None:
+    team = team_of(session, user, phase.challenge)
+    if team is None:
+        flash(request, "info", "Create a team, or join one with an invitation link from a "
+                               "member, to submit.")
+    return team
+
+
 @router.get("/challenges/{challenge}/phases/{phase}/submit", response_model=None)
 def submit_page(request: Request, user: SignedIn, phase: PhaseFromPath,
                 session: SessionDep) -> HTMLResponse | RedirectResponse:
     challenge = phase.challenge
-    team = team_of(session, user, challenge)
+    team = _submitting_team(request, session, user, phase)
     if team is None:
-        flash(request, "info", "Create a team (or ask an organiser to add you to one) to submit.")
         return RedirectResponse(f"/challenges/{challenge.slug}", status_code=303)
     view = phase_view(session, phase, user, team, utcnow())
     if not view.can_submit:
         raise ApiError(403, view.reason or "You cannot submit to this phase.")
     return render(request, "submit.html", {
         "user": user, "section": "challenges", "challenge": challenge, "phase": phase,
-        "team": team, "quota": view.quota, "inputs": view.inputs})
+        "team": team, "quota": view.quota, "inputs": view.inputs,
+        "max_upload_bytes": get_settings().max_upload_bytes})
+
+
+@router.get("/challenges/{challenge}/phases/{phase}/quota")
+def quota_line(user: SignedIn, phase: PhaseFromPath, session: SessionDep) -> dict:
+    """What the submit page says about the team's quota, read again after each upload:
+    ``{"text", "can_submit", "reason"}``."""
+    team = team_of(session, user, phase.challenge)
+    if team is None:
+        raise ApiError(403, f"You are in no team of {phase.challenge.title}.")
+    view = phase_view(session, phase, user, team, utcnow())
+    return {"text": view.quota.describe if view.quota is not None else None,
+            "can_submit": view.can_submit, "reason": view.reason}
 
 
 @router.post("/submit")
@@ -114,16 +133,22 @@ async def upload(request: Request, user: SignedIn) -> JSONResponse:
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
-def submission_page(request: Request, user: SignedIn, sub: OwnedSubmissionPage) -> HTMLResponse:
+def submission_page(request: Request, user: SignedIn, sub: OwnedSubmissionPage,
+                    session: SessionDep) -> HTMLResponse:
+    judged = sub.phase.kind == "unpaired"
     rows = [{"name": r.name, "score": r.score, **{m.name: getattr(r, m.name) for m in METRICS}}
             for r in sub.images] if sub.status == "scored" else []
-    mean = sub.mean if sub.status == "scored" else None
+    mean = sub.mean if sub.status == "scored" and not judged else None
     plotted = [(r["name"], r["score"]) for r in rows if r["score"] is not None]
     return render(request, "submission.html", {
         "user": user, "section": "challenges", "submission": sub, "phase": sub.phase,
         "challenge": sub.phase.challenge, "metrics": METRICS, "images": rows, "mean": mean,
         "plot": score_plot(plotted, (mean or {}).get("score")),
         "notes": sub.notes or [], "versions": sub.versions or {},
+        "judged": judged,
+        "submitted": stored_image_names(sub, get_settings())
+        if judged and sub.status != "failed" else None,
+        "final": final_ranking(session, sub.phase.challenge, user) if judged else None,
         "leaderboard_visible": leaderboard_visible(sub.phase, user, {sub.team_id})})
 
 
@@ -138,7 +163,9 @@ def leaderboard_page(request: Request, user: Viewer, phase: PhaseFromPath,
     if rows is None:
         raise ApiError(404, f"The leaderboard of “{phase.title}” is not published.")
     team = team_of(session, user, challenge) if user is not None else None
+    view = phase_view(session, phase, user, team, utcnow())
     return render(request, "leaderboard.html", {
         "user": user, "section": "challenges", "challenge": challenge, "phase": phase,
-        "rows": rows, "my_team_ids": mine, "metrics": METRICS,
-        "can_submit": phase_view(session, phase, user, team, utcnow()).can_submit})
+        "rows": rows, "my_team_ids": mine, "metrics": METRICS, "state": view.state,
+        "final": final_ranking(session, challenge, user) if phase.kind == "unpaired" else None,
+        "can_submit": view.can_submit})

@@ -16,6 +16,7 @@ from app.csrf import csrf_token
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 FLASH_KEY = "flash"
+SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB")
 
 
 def format_time(value: datetime | None) -> str:
@@ -32,6 +33,27 @@ def format_number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
+def format_size(size: int) -> str:
+    """A byte count in binary units, labelled as such: ``900 bytes``, ``12 KiB``, ``1.5 MiB``,
+    ``8 GiB`` (one decimal, dropped when it is 0; app/static/submit.js writes sizes alike)."""
+    if size < 1024:
+        return f"{size} bytes"
+    value = float(size)
+    for unit in SIZE_UNITS:
+        value /= 1024
+        if value < 1024 or unit == SIZE_UNITS[-1]:
+            break
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+
+
+def shown_status(submission: Any) -> str:
+    """A submission's state as a team reads it: a checked upload to a judged (unpaired) phase
+    is ``accepted`` (for the judges), not ``scored``."""
+    if submission.status == "scored" and submission.phase.kind == "unpaired":
+        return "accepted"
+    return str(submission.status)
+
+
 def _static_url(name: str) -> str:
     """A static file's URL, versioned by its modification time so browsers never keep stale JS."""
     path = STATIC_DIR / name
@@ -44,6 +66,8 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["time"] = format_time
     env.filters["num"] = format_number
+    env.filters["size"] = format_size
+    env.filters["shown_status"] = shown_status
     env.globals["static"] = _static_url
     return env
 

@@ -15,12 +15,13 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from app import invitations
 from app.accounts import create_token
 from app.config import Settings
 from app.csrf import REJECTED, STARTS_SESSION
 from app.db import session_scope
 from app.main import create_app
-from app.models import Submission, User
+from app.models import Submission, Team, User
 from tests.utils.arena import Arena, build_arena, zip_folder
 from tests.utils.pages import (
     csrf_of,
@@ -70,8 +71,12 @@ def path_values(arena: Arena) -> dict[str, str]:
         organiser = session.scalars(select(User).where(User.email == ORGANISER)).one()
         spare, _ = create_token(session, organiser, name="spare")
         spare_id = spare.id
+        team = session.get_one(Team, arena.team_ids["alpha"])
+        made = invitations.invite(session, team, team.members[0].user)
+        invitation_id, code = made.invitation.id, made.code
     return {"challenge": arena.challenge, "phase": arena.phase,
-            "submission_id": str(submission), "token_id": str(spare_id)}
+            "submission_id": str(submission), "token_id": str(spare_id),
+            "invitation_id": str(invitation_id), "code": code}
 
 
 @pytest.fixture
