@@ -96,8 +96,8 @@ def join_page(request: Request, code: str, user: SignedIn, session: SessionDep) 
         raise _refused(exc, "This invitation cannot be used") from exc
     team = row.team
     me = session.get_one(User, user.id)
-    problem = invitations.invitation_problem(row) or \
-        invitations.membership_problem(session, team, me)
+    problem = invitations.membership_problem(session, team, me) or \
+        invitations.invitation_problem(row)
     return render(request, "join.html", {
         "user": user, "section": "challenges", "team": team, "challenge": team.challenge,
         "members": sorted(m.user.name for m in team.members), "code": code,

@@ -99,16 +99,16 @@ def entry(session: Session, phase: Phase, team: Team | None, now: datetime) -> s
 
 
 def _qualification_text(session: Session, phase: Phase, entered: str | None) -> str | None:
+    if entered not in ("missed", "undecided"):
+        return None
     source = source_phase(session, phase)
     named = source.title if source is not None else phase.qualify_from
+    top = "best team" if phase.qualify_top == 1 else f"{phase.qualify_top} best teams"
     if entered == "missed":
-        return (f"Your team did not qualify for {phase.title}: only the top {phase.qualify_top} "
-                f"teams of {named} take part.")
-    if entered == "undecided":
-        return (f"{phase.title} is open to the top {phase.qualify_top} teams of {named}, "
-                f"decided when {named} closes"
-                + (f" ({format_time(source.end)})." if source is not None else "."))
-    return None
+        verb = "takes" if phase.qualify_top == 1 else "take"
+        return f"Your team did not qualify for {phase.title}: only the {top} of {named} {verb} part."
+    when = f" ({format_time(source.end)})" if source is not None and source.end else ""
+    return f"{phase.title} is open to the {top} of {named}, known when {named} closes{when}."
 
 
 def _blocker(phase: Phase, state: str, quota: Quota | None,

@@ -68,13 +68,44 @@ def test_team_add_with_member_gives_member_token(db_url, tmp_path, sample_set, c
         assert accounts.user_for_token(s, token).email == "ann@example.org"
 
 
+def test_team_add_member_to_an_existing_team_gives_a_token_for_that_team(db_url, tmp_path,
+                                                                        sample_set, capsys):
+    _load(tmp_path, sample_set, capsys)
+    assert main(["team", "add", "Beta", "--challenge", "raim-test", "--member", "ann@example.org"]) == 0
+    capsys.readouterr()
+    assert main(["team", "add", "Beta", "--challenge", "raim-test", "--member", "bob@example.org"]) == 0
+    out = capsys.readouterr().out
+    assert "bob@example.org added to team 'Beta' of raim-test; API token for bob@example.org" in out
+    token = _last_word(out)
+    with session_scope() as s:
+        bob = accounts.user_for_token(s, token)
+        team = accounts.team_of(s, bob, s.scalar(select(Challenge)))
+        assert team.name == "Beta"
+        assert sorted(m.user.email for m in team.members) == ["ann@example.org", "bob@example.org"]
+        joined = s.scalar(select(AuditLog).where(AuditLog.action == "team.join"))
+        assert joined.details == {"user": "bob@example.org", "via": "raim team add"}
+
+
+def test_team_add_member_keeps_one_team_per_person_per_challenge(db_url, tmp_path, sample_set,
+                                                                 capsys):
+    _load(tmp_path, sample_set, capsys)
+    assert main(["team", "add", "Beta", "--challenge", "raim-test", "--member", "ann@example.org"]) == 0
+    assert main(["team", "add", "Gamma", "--challenge", "raim-test"]) == 0
+    capsys.readouterr()
+    assert main(["team", "add", "Gamma", "--challenge", "raim-test", "--member", "ann@example.org"]) == 2
+    assert "already in team 'Beta' of challenge raim-test" in capsys.readouterr().err
+    assert main(["team", "add", "Beta", "--challenge", "raim-test", "--member", "ann@example.org"]) == 2
+    assert "already a member of team 'Beta'" in capsys.readouterr().err
+
+
 def test_team_add_refuses_unknown_challenge_and_duplicates(db_url, tmp_path, sample_set, capsys):
     assert main(["team", "add", "X", "--challenge", "nope"]) == 2
     assert "no challenge with slug 'nope'" in capsys.readouterr().err
     _load(tmp_path, sample_set, capsys)
     assert main(["team", "add", "X", "--challenge", "raim-test"]) == 0
     assert main(["team", "add", "X", "--challenge", "raim-test"]) == 2
-    assert "team 'X' already exists" in capsys.readouterr().err
+    assert "team 'X' already exists in challenge raim-test; add a person to it with --member EMAIL" \
+        in capsys.readouterr().err
     with session_scope() as s:
         assert len(s.scalars(select(Team)).all()) == 1
 
