@@ -47,12 +47,13 @@ from app.api import campaigns, final, judge, leaderboards, organiser, submission
 from app.config import Settings, get_settings
 from app.csrf import csrf_guard
 from app.db import ensure_schema
-from app.deps import SESSION_COOKIE
+from app.deps import SESSION_COOKIE, optional_user
 from app.errors import INTERNAL, ApiError, SignInRequired, server_failure
 from app.jobs.broker import uses_broker
 from app.jobs.sweeper import Sweeper, resume_queued
 from app.jobs.worker import LocalWorker
 from app.logs import redact_tokens_in_logs
+from app.models import User
 from app.throttle import SignInThrottle
 from app.web import account, judging, pages, teams
 from app.web import organiser as organiser_pages
@@ -77,6 +78,19 @@ def shows_page(request: Request) -> bool:
     return wants_html(request) and (is_page(request) or "endpoint" not in request.scope)
 
 
+async def _viewer_of(request: Request) -> User | None:
+    """Who sees the error page (its header says who is signed in): known already when a page
+    route ran; looked up here for an unknown URL; nobody when even that fails."""
+    if hasattr(request.state, "viewer"):
+        return request.state.viewer
+    if "session" not in request.scope:
+        return None
+    try:
+        return await run_in_threadpool(optional_user, request)
+    except Exception:  # a bad token, or the database that made this an error page
+        return None
+
+
 async def api_error_response(request: Request, exc: Exception) -> Response:
     """The one handler: JSON for scripts and the API, the error page for browsers on pages."""
     if not isinstance(exc, ApiError):
@@ -85,9 +99,9 @@ async def api_error_response(request: Request, exc: Exception) -> Response:
         if isinstance(exc, SignInRequired):
             return RedirectResponse(f"/sign-in?next={quote(exc.next_url, safe='/')}",
                                     status_code=303)
-        user = getattr(request.state, "viewer", None)
-        page = render(request, "error.html", {"user": user, "status": exc.status,
-                                              "message": exc.detail}, status_code=exc.status)
+        page = render(request, "error.html", {
+            "user": await _viewer_of(request), "status": exc.status, "message": exc.detail,
+            "path": request.url.path}, status_code=exc.status)
         page.headers.update(exc.headers)  # Retry-After of a 429, for instance
         return page
     return JSONResponse(exc.to_json(), status_code=exc.status, headers=exc.headers)

@@ -18,7 +18,6 @@
   var barText = document.getElementById("progress-text");
   var result = document.getElementById("result");
   var quota = document.getElementById("quota");
-  var maxBytes = Number(root.dataset.maxBytes) || 0;
   var judged = root.dataset.kind === "unpaired";
   var file = null;
   var xhr = null;
@@ -41,6 +40,7 @@
     if (busy) return;
     file = f || null;
     result.hidden = true;
+    var maxBytes = Number(root.dataset.maxBytes) || 0;  // RAIM_MAX_UPLOAD_BYTES
     if (file && maxBytes && file.size > maxBytes) {
       show("error", file.name + " is " + size(file.size) + ", over the limit of " + size(maxBytes) +
            " per upload: it was not sent. Choose a smaller zip.");
@@ -158,12 +158,12 @@
       step("scored", "done");
       barText.textContent = "Accepted for the judges.";
       show("ok", sentence("Accepted: " + sub.image_count + " images, kept for the judges' rating " +
-                          "(this phase has no formula score).", " ", link(page, "See the submission"), again));
+                          "(this phase has no formula score).", " ", link(page, "See the submission"), "." + again));
     } else if (sub.status === "scored") {
       step("scored", "done");
       barText.textContent = "Scored.";
       var score = sub.mean && typeof sub.mean.score === "number" ? sub.mean.score.toFixed(2) : "?";
-      show("ok", sentence("Scored: " + score + ". ", link(page, "See the per-image results"), again));
+      show("ok", sentence("Scored: " + score + ". ", link(page, "See the per-image results"), "." + again));
     } else {
       step("scoring", "bad");
       barText.textContent = judged ? "The check failed." : "Scoring failed.";

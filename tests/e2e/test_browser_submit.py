@@ -1,120 +1,18 @@
 """End to end in real headless Chromium: sign up, create a team, drop a zip, watch it score.
 
-The service runs as users run it (``raim challenge load``, then ``raim serve``) in a
-subprocess on a free loopback port, with SQLite and no broker, so the local worker
-scores with the real metric models.
+The harness (``raim serve`` on a free port, Chromium, the CSP check) is tests/e2e/conftest.py.
 """
 
 import base64
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from metrics.samples import SampleSet, write_sample_set
 from tests.utils.arena import zip_folder
-from tests.utils.bundles import write_bundle
+from tests.utils.browser import SCORE_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-REPO = Path(__file__).resolve().parents[2]
-START_SECONDS = 90
-SCORE_MS = 300_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def raim(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"raim serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"raim serve did not answer within {START_SECONDS} s:\n{log.read_text()[-3000:]}")
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    log: Path
-
-
-@pytest.fixture
-def photos(tmp_path: Path) -> SampleSet:
-    """Three 128x128 real-photograph triples (NIQE needs more than 64x64 after the crop)."""
-    return write_sample_set(tmp_path / "photos", count=3, size=128)
-
-
-@pytest.fixture
-def server(settings, weights_dir, photos, tmp_path) -> Iterator[Server]:
-    """``raim serve`` with a loaded challenge ``raim-e2e``."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RAIM_BROKER_URL", "RAIM_DATABASE_URL")}
-    env.update(RAIM_DATA_DIR=str(settings.data_dir), RAIM_WEIGHTS_DIR=str(weights_dir),
-               RAIM_DEVICE="cpu", RAIM_SECRET_KEY="e2e-secret-key-not-for-production")
-    bundle = write_bundle(tmp_path / "bundle", photos, slug="raim-e2e")
-    loaded = raim("challenge", "load", str(bundle), env=env)
-    assert loaded.returncode == 0, loaded.stderr
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/", proc, log)
-        yield Server(base, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1280, "height": 800})
-            violations: list[str] = []  # whatever the Content-Security-Policy blocked
-            tab.on("console", lambda message: violations.append(message.text)
-                   if "Content Security Policy" in message.text else None)
-            yield tab
-            assert violations == []
-        finally:
-            browser.close()
-
 
 # Records every text the progress line shows, so the test sees the real XHR upload events.
 WATCH_PROGRESS = """() => {
@@ -173,7 +71,7 @@ def test_browser_sign_up_submit_watch_scored_and_see_leaderboard(server, page, p
     page.click("#send")
     page.wait_for_selector("#result.info")
     progress = page.evaluate("window.progressTexts")
-    assert any(re.search(r"MB of [\d.]+ MB uploaded", text) for text in progress), progress
+    assert any(re.search(r"[\d.]+ (bytes|KiB) of [\d.]+ KiB uploaded", text) for text in progress), progress
     assert page.get_attribute("#progress", "aria-valuenow") == "100"
 
     page.wait_for_selector("#result.ok, #result.error", timeout=SCORE_MS)

@@ -156,7 +156,7 @@ def test_an_unpaired_submission_is_shown_as_accepted_for_the_judges(client, aren
 def test_the_judged_phase_s_leaderboard_points_to_the_final_ranking(client, arena, final):
     url = "/challenges/raim-test/phases/final/leaderboard"
     open_page = client.get(url, headers=HTML).text
-    assert "judged by people" in open_page and "No scored submissions yet" not in open_page
+    assert "Judged by people" in open_page and "No scored submissions yet" not in open_page
     _set(final, end=utcnow() - timedelta(minutes=1))
     judging = client.get(url, headers=HTML).text
     assert "Judging is under way" in judging and "/final\"" not in judging
