@@ -50,7 +50,13 @@ PAGE_ROUTES = [Depends(page_route, scope="function")]
 
 
 def is_page(request: Request) -> bool:
-    return bool(getattr(request.state, "page", False))
+    """Whether the request went to a page route: one that ran, or one whose address matched
+    but not its method (a 405, when a form's address is opened in the browser)."""
+    if getattr(request.state, "page", False):
+        return True
+    route = request.scope.get("route")
+    return any(getattr(d, "dependency", None) is page_route
+               for d in getattr(route, "dependencies", None) or [])
 
 
 def viewer(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User | None:

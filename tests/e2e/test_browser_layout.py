@@ -99,8 +99,9 @@ def test_browser_team_pages_fit_a_phone_and_errors_are_pages(server, new_page, p
     phone.goto(f"{base}/challenges/raim-e2e")
     phone.click("button:has-text('Create an invitation link')")
     link = phone.inner_text("#invitation-link")
+    assert page_width(phone) <= PHONE["width"], "challenge page with a new invitation link"
     team_pages = {
-        "challenge": phone.url,
+        "challenge": f"{base}/challenges/raim-e2e",
         "submit": f"{base}/challenges/raim-e2e/phases/validation/submit",
         "submit-final": f"{base}/challenges/raim-e2e/phases/final/submit",
         "submission": f"{base}/submissions/{paired}",
@@ -109,10 +110,8 @@ def test_browser_team_pages_fit_a_phone_and_errors_are_pages(server, new_page, p
         "leaderboard-final": f"{base}/challenges/raim-e2e/phases/final/leaderboard",
         "account": f"{base}/account",
     }
-    assert page_width(phone) <= PHONE["width"], "challenge page with a new invitation link"
     for name, url in team_pages.items():
-        if name != "challenge":
-            phone.goto(url)
+        phone.goto(url)
         assert page_width(phone) <= PHONE["width"], name
 
     phone.goto(team_pages["submission-final"])  # what an unpaired submission really is
@@ -136,6 +135,8 @@ def test_browser_team_pages_fit_a_phone_and_errors_are_pages(server, new_page, p
         for tab, size in ((desktop, "1280x800"), (phone, "390x844")):
             for name, url in team_pages.items():
                 tab.goto(url)
+                if name == "challenge":  # as a member sees it with a link to send
+                    tab.click("button:has-text('Create an invitation link')")
                 tab.screenshot(path=str(folder / f"{name}-{size}.png"), full_page=True)
             tab.goto(base + "/nope")
             tab.screenshot(path=str(folder / f"error-404-{size}.png"), full_page=True)
