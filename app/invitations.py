@@ -30,6 +30,10 @@ class InvitationNotFound(AccountError):
     """No invitation has this code."""
 
 
+class NotAMember(AccountError):
+    """Only the team's members may do this."""
+
+
 @dataclass(frozen=True)
 class NewInvitation:
     """A stored invitation and its code, which exists nowhere else once shown."""
@@ -48,7 +52,7 @@ def is_member(team: Team, user: User) -> bool:
 
 def _require_member(team: Team, user: User) -> None:
     if not is_member(team, user):
-        raise AccountError(f"only members of {team_label(team)} may manage its invitations")
+        raise NotAMember(f"only members of {team_label(team)} may manage its invitations")
 
 
 def invite(session: Session, team: Team, member: User, *,
@@ -83,13 +87,11 @@ def open_invitations(session: Session, team: Team, now: datetime | None = None
         .order_by(TeamInvitation.created_at.desc(), TeamInvitation.id.desc())))
 
 
-def revoke(session: Session, team: Team, invitation_id: int, member: User, *,
+def revoke(session: Session, row: TeamInvitation, member: User, *,
            now: datetime | None = None) -> TeamInvitation:
-    """Withdraw an unused invitation of ``team``; AccountError if it is not one, or is used."""
+    """Withdraw an unused invitation, as a member of its team; AccountError if it is used."""
+    team = row.team
     _require_member(team, member)
-    row = session.get(TeamInvitation, invitation_id)
-    if row is None or row.team_id != team.id:
-        raise InvitationNotFound(f"{team_label(team)} has no invitation {invitation_id}")
     if row.used_at is not None:
         raise AccountError(f"invitation {row.prefix}… has already been used; it cannot be "
                            f"withdrawn")

@@ -1,13 +1,15 @@
-"""Participant pages: home, challenge, dataset download, submit (and its quota line),
-submission, leaderboard. Team creation, invitations and joining are in app.web.teams."""
+"""Participant pages: home, challenge, team creation, dataset download, submit (and its quota
+line), submission, leaderboard. Invitations and joining are in app.web.teams."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from app.accounts import team_ids, team_of
+from app.accounts import AccountError, create_team, team_ids, team_of
 from app.config import get_settings
 from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep
 from app.errors import ApiError
@@ -61,6 +63,21 @@ def render_challenge(request: Request, session: Session, user: User | None,
 def challenge_page(challenge: ChallengeFromPath, request: Request, user: Viewer,
                    session: SessionDep) -> HTMLResponse:
     return render_challenge(request, session, user, challenge)
+
+
+@router.post("/challenges/{challenge}/teams", response_class=HTMLResponse)
+def create_team_page(request: Request, user: SignedIn, challenge: ChallengeFromPath,
+                     session: SessionDep, name: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Create the user's team; its first API token is shown once on the page that answers."""
+    try:
+        team, token = create_team(session, challenge, name, member=session.get_one(User, user.id))
+    except AccountError as exc:
+        raise ApiError(409, f"The team could not be created: {exc}.") from exc
+    session.commit()
+    flash(request, "ok", f"Team “{team.name}” created. You can submit now, and invite your "
+                         f"team-mates with a link.")
+    return render_challenge(request, session, user, challenge,
+                            new_token={"name": f"team {team.name}", "value": token})
 
 
 @router.get("/challenges/{challenge}/phases/{phase}/inputs.zip")

@@ -1,4 +1,4 @@
-"""Team pages: create a team, invite members (single-use links), withdraw an invitation, join.
+"""Team pages: invite members (single-use links), withdraw an invitation, join a team.
 
 The rules are app.invitations'; these routes check who asks, call one of its functions and
 answer a page. A new invitation's link is shown once, in the answer that made it, built from
@@ -7,17 +7,16 @@ the request's own address.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from app import invitations
-from app.accounts import AccountError, create_team, team_of
+from app.accounts import AccountError, team_of
 from app.deps import ChallengeFromPath, SessionDep, WriteSessionDep
 from app.errors import ApiError
-from app.models import Challenge, Team, User, utcnow
+from app.lookups import by_id
+from app.models import Challenge, Team, TeamInvitation, User, utcnow
 from app.web.access import PAGE_ROUTES, SignedIn
 from app.web.pages import render_challenge
 from app.web.templating import flash, render
@@ -26,7 +25,8 @@ router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 
 def _refused(exc: AccountError, what: str) -> ApiError:
-    status = 404 if isinstance(exc, invitations.InvitationNotFound) else 409
+    status = 404 if isinstance(exc, invitations.InvitationNotFound) else \
+        403 if isinstance(exc, invitations.NotAMember) else 409
     text = str(exc)
     return ApiError(status, f"{what}: {text[:1].upper()}{text[1:]}.")
 
@@ -36,21 +36,6 @@ def _my_team(session: Session, user: User, challenge: Challenge) -> Team:
     if team is None:
         raise ApiError(403, f"You are in no team of {challenge.title}.")
     return team
-
-
-@router.post("/challenges/{challenge}/teams", response_class=HTMLResponse)
-def create_team_page(request: Request, user: SignedIn, challenge: ChallengeFromPath,
-                     session: SessionDep, name: Annotated[str, Form()] = "") -> HTMLResponse:
-    """Create the user's team; its first API token is shown once on the page that answers."""
-    try:
-        team, token = create_team(session, challenge, name, member=session.get_one(User, user.id))
-    except AccountError as exc:
-        raise ApiError(409, f"The team could not be created: {exc}.") from exc
-    session.commit()
-    flash(request, "ok", f"Team “{team.name}” created. You can submit now, and invite your "
-                         f"team-mates with a link.")
-    return render_challenge(request, session, user, challenge,
-                            new_token={"name": f"team {team.name}", "value": token})
 
 
 @router.post("/challenges/{challenge}/invitations", response_class=HTMLResponse)
@@ -68,9 +53,11 @@ def create_invitation(request: Request, user: SignedIn, challenge: ChallengeFrom
 @router.post("/challenges/{challenge}/invitations/{invitation_id}/revoke")
 def revoke_invitation(request: Request, invitation_id: int, user: SignedIn,
                       challenge: ChallengeFromPath, session: SessionDep) -> RedirectResponse:
-    team = _my_team(session, user, challenge)
+    row = by_id(session, TeamInvitation, invitation_id)
+    if row is None or row.team.challenge_id != challenge.id:
+        raise ApiError(404, f"{challenge.title} has no invitation {invitation_id}.")
     try:
-        row = invitations.revoke(session, team, invitation_id, session.get_one(User, user.id))
+        invitations.revoke(session, row, session.get_one(User, user.id))
     except AccountError as exc:
         raise _refused(exc, "The invitation could not be withdrawn") from exc
     flash(request, "ok", f"Invitation {row.prefix}… withdrawn: its link no longer works.")

@@ -78,6 +78,26 @@ def test_page_errors_answer_json_to_scripts(client):
     assert response.status_code == 404 and "nope" in response.json()["detail"]
 
 
+def test_create_team_from_the_challenge_page_shows_its_token_once(client, arena):
+    make_user("bob@example.org")
+    sign_in(client, "bob@example.org")
+    response = post_form(client, "/challenges/raim-test/teams", {"name": "Gamma"})
+    assert response.status_code == 200
+    token = response.context["new_token"]["value"]
+    assert response.context["team"].name == "Gamma" and token in response.text
+    api = client.get("/api/challenges/raim-test/phases/validation/leaderboard",
+                     headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200
+    assert token not in client.get("/challenges/raim-test", headers=HTML).text
+
+
+def test_create_team_with_a_taken_name_says_why(client, arena):
+    make_user("bob@example.org")
+    sign_in(client, "bob@example.org")
+    response = post_form(client, "/challenges/raim-test/teams", {"name": "alpha"})
+    assert response.status_code == 409 and "already exists" in response.text
+
+
 def test_post_without_a_csrf_token_is_refused(client, arena):
     make_user("bob@example.org")
     sign_in(client, "bob@example.org")
