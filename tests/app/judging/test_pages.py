@@ -74,7 +74,8 @@ def test_desk_invites_judge_with_link(rated: World, client: TestClient) -> None:
                           headers={**HTML, **rated.auth("organiser")},
                           data={"csrf_token": csrf, "name": "guest judge"})
     assert invited.status_code == 200  # followed the redirect back to the desk
-    link = re.search(r'<pre id="judge-link">([^<]+)</pre>', invited.text).group(1)  # type: ignore[union-attr]
+    link = re.search(r'<code id="judge-link">([^<]+)</code>', invited.text).group(1)  # type: ignore[union-attr]
+    assert link.startswith("http://testserver/judge/sign-in/")  # the address the organiser used
     signed = client.get(urlsplit(link).path, follow_redirects=False)
     assert signed.status_code == 303 and signed.headers["location"] == "/judge"
 
