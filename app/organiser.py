@@ -134,11 +134,12 @@ def _csv_row(challenge: Challenge, sub: Submission) -> dict:
 def outdated_numerics(session: Session, challenge: Challenge) -> dict[int, int]:
     """Per phase id, how many scored submissions were computed with other numerics than
     today's (docs/fidelity.md, "When to rescore"); results stored before numerics were
-    recorded count as other."""
+    recorded count as other. Unpaired phases are not scored by metrics: never outdated."""
     counts: dict[int, int] = {}
     rows = session.execute(
         select(Submission.phase_id, Submission.versions).join(Phase)
-        .where(Phase.challenge_id == challenge.id, Submission.status == "scored"))
+        .where(Phase.challenge_id == challenge.id, Phase.kind == "paired",
+               Submission.status == "scored"))
     for phase_id, versions in rows:
         if (versions or {}).get("numerics") != NUMERICS_VERSION:
             counts[phase_id] = counts.get(phase_id, 0) + 1

@@ -111,15 +111,20 @@ def mos_plot(teams: list[dict], *, scale: tuple[float, float] | None = None,
              label: str = "Subjective score per team, 95% CI") -> Markup:
     """One row per team (best first): a dot at its score, a bar over its 95% interval.
 
-    ``scale`` fixes the axis (the judges' 1-10, say); teams without a score are left out.
+    ``scale`` fixes the axis to the judges' scale (1-10, say) and cuts intervals at its ends;
+    teams without a score are left out.
     """
     teams = [t for t in teams if _finite(t["score"])]
     if not teams:
         return Markup("")
     lows = [t["low"] if _finite(t["low"]) else t["score"] for t in teams]
     highs = [t["high"] if _finite(t["high"]) else t["score"] for t in teams]
-    low, high = (min(lows), max(highs)) if scale is None else \
-        (min(scale[0], *lows), max(scale[1], *highs))
+    if scale is None:
+        low, high = min(lows), max(highs)
+    else:  # no score leaves the scale: intervals are drawn up to its ends
+        low, high = scale
+        lows = [min(max(v, low), high) for v in lows]
+        highs = [min(max(v, low), high) for v in highs]
     parts, x, _ = _frame(len(teams), low, high, label)
     for i, (team, low, high) in enumerate(zip(teams, lows, highs, strict=True)):
         y = FINAL_TOP + ROW * i + ROW / 2

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -103,14 +104,19 @@ def team_zip(world: World, team: str, folder: Path) -> Path:
 
 
 def build_world(root: Path, *, finalists: int = 10, images: int = 4, size: int = 112,
-                objective: list[float] | None = None) -> World:
+                objective: list[float] | None = None,
+                input_sizes: dict[str, tuple[int, int]] | None = None) -> World:
     """Challenge ``raim-judged``: validation (paired, ended) and final (unpaired, still open).
 
     Images are 112x112, the smallest round size the metrics accept (104 after the 4-pixel
-    crop, for NIQE), so the same sample set could also be scored.
+    crop, for NIQE), so the same sample set could also be scored. ``input_sizes`` gives some
+    final inputs another (width, height), by stem.
     """
     ensure_schema()
     samples = write_sample_set(root / "samples", count=images, size=size)
+    for stem, (width, height) in (input_sizes or {}).items():
+        path = samples.lq / f"{stem}.png"
+        cv2.imwrite(str(path), cv2.resize(cv2.imread(str(path)), (width, height)))
     settings = get_settings()
     with session_scope() as session:
         challenge = Challenge(slug=SLUG, title="RAIM judged", formula=RAIM_2024.to_dict(),
