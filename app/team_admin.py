@@ -18,6 +18,7 @@ from app import accounts
 from app.audit import record
 from app.errors import ApiError
 from app.judging.models import Campaign, Entry, Qualification
+from app.lookups import MAX_ID, by_id
 from app.models import Challenge, Phase, Submission, Team, TeamMember, User
 
 
@@ -63,7 +64,8 @@ def team_summaries(session: Session, challenge: Challenge) -> list[TeamSummary]:
 
 
 def find_team_by_id(session: Session, challenge: Challenge, team_id: int) -> Team:
-    team = session.get(Team, team_id) if 0 < team_id < 2**63 else None
+    """The team of ``challenge`` with this id; ApiError 404 otherwise (any integer)."""
+    team = by_id(session, Team, team_id)
     if team is None or team.challenge_id != challenge.id:
         raise ApiError(HTTPStatus.NOT_FOUND, f"no team {team_id} in challenge {challenge.slug}")
     return team
@@ -102,7 +104,7 @@ def add_member(session: Session, team: Team, email: str, *, actor: User | None) 
 
 
 def remove_member(session: Session, team: Team, user_id: int, *, actor: User | None) -> User:
-    member = session.get(TeamMember, (team.id, user_id)) if 0 < user_id < 2**63 else None
+    member = session.get(TeamMember, (team.id, user_id)) if 1 <= user_id <= MAX_ID else None
     if member is None:
         raise ApiError(HTTPStatus.NOT_FOUND, f"user {user_id} is not a member of team "
                                              f"{team.name!r}")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from app import accounts, audit, browser_sessions
 from app.config import get_settings
 from app.judging.conflicts import judge_refusal
-from app.judging.models import Campaign, Candidate, Entry, Judge, Rating, Trial
+from app.judging.models import Campaign, Candidate, Entry, FinalResult, Judge, Rating, Trial
 from app.judging.qualification import qualifiers
 from app.lookups import by_id
 from app.models import ApiToken, Challenge, Phase, Submission, User, utcnow
@@ -113,11 +113,14 @@ def rating_count(session: Session, campaign: Campaign) -> int:
 
 
 def published_campaign(session: Session, phase: Phase) -> Campaign | None:
-    """The phase's latest closed campaign that holds ratings: its results are published."""
-    for campaign in session.scalars(select(Campaign).where(
-            Campaign.phase_id == phase.id, Campaign.status == "closed")
-            .order_by(Campaign.id.desc())):
-        if rating_count(session, campaign):
+    """The phase's latest campaign whose results are published: closed with ratings, or
+    reopened since (the public reads what it published when it closed)."""
+    for campaign in session.scalars(select(Campaign).where(Campaign.phase_id == phase.id)
+                                    .order_by(Campaign.id.desc())):
+        if campaign.status == "closed" and rating_count(session, campaign):
+            return campaign
+        if session.scalar(select(FinalResult.published_at).where(
+                FinalResult.campaign_id == campaign.id)) is not None:
             return campaign
     return None
 
@@ -192,12 +195,16 @@ def open_campaign(session: Session, phase: Phase, options: CampaignOptions, *,
         if sub is not None:
             session.add(Entry(campaign_id=campaign.id, team_id=q.team_id, submission_id=sub.id))
     session.flush()
-    audit.record(session, "campaign.open", f"phase:{phase.challenge.slug}/{phase.slug}",
+    audit.record(session, "campaign.open", _phase_target(phase),
                  {"campaign": campaign.id, "scale": list(options.scale),
                   "criteria": options.criteria, "repeat_share": options.repeat_share,
                   "method": campaign.method,
                   "entries": {q.team: s.id for q, s in chosen if s is not None}}, actor=actor)
     return campaign
+
+
+def _phase_target(phase: Phase) -> str:
+    return f"phase:{phase.challenge.slug}/{phase.slug}"
 
 
 def close_campaign(session: Session, campaign: Campaign, *, actor: User | None) -> None:
@@ -206,8 +213,9 @@ def close_campaign(session: Session, campaign: Campaign, *, actor: User | None) 
     if campaign.status == "closed":
         return
     campaign.status, campaign.closed_at = "closed", utcnow()
-    audit.record(session, "campaign.close", f"campaign:{campaign.id}",
-                 {"ratings": rating_count(session, campaign)}, actor=actor)
+    audit.record(session, "campaign.close", _phase_target(campaign.phase),
+                 {"campaign": campaign.id, "ratings": rating_count(session, campaign)},
+                 actor=actor)
 
 
 def reopen_campaign(session: Session, phase: Phase, *, actor: User | None) -> Campaign:
@@ -219,8 +227,8 @@ def reopen_campaign(session: Session, phase: Phase, *, actor: User | None) -> Ca
     if campaign is None:
         raise CampaignError(f"phase {phase.slug} has no campaign to reopen; open one")
     campaign.status = "open"
-    audit.record(session, "campaign.reopen", f"campaign:{campaign.id}",
-                 {"ratings": rating_count(session, campaign),
+    audit.record(session, "campaign.reopen", _phase_target(phase),
+                 {"campaign": campaign.id, "ratings": rating_count(session, campaign),
                   "closed_at": campaign.closed_at.isoformat() if campaign.closed_at else None},
                  actor=actor)
     return campaign

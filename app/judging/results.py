@@ -263,7 +263,7 @@ def current_body(session: Session, chosen: FinalSetup) -> dict:
         try:
             with session.begin_nested():
                 session.add(row)
-        except IntegrityError:  # another request stored them first: keep ours, as theirs
+        except IntegrityError:  # another request stored a row first: it takes ours below
             row = _stored(session, chosen.campaign)
             if row is None:
                 raise

@@ -25,6 +25,7 @@
   let view = null;         // {scale, x, y}, shared by every viewport
   let natural = null;      // {w, h} of the current trial's images
   let finishedShown = false;
+  let fitted = false;      // the view is as fit() left it (a window resize fits again)
 
   // --- saving -------------------------------------------------------------------------
   function pending() {
@@ -136,6 +137,7 @@
     const scale = Math.min(vp.clientWidth / natural.w, vp.clientHeight / natural.h);
     view = {scale: scale, x: (vp.clientWidth - natural.w * scale) / 2,
             y: (vp.clientHeight - natural.h * scale) / 2};
+    fitted = true;
     apply();
   }
   function zoomAt(factor, cx, cy) {
@@ -143,6 +145,7 @@
     const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, view.scale * factor));
     const k = scale / view.scale;
     view = {scale: scale, x: cx - (cx - view.x) * k, y: cy - (cy - view.y) * k};
+    fitted = false;
     apply();
   }
   function zoomCentre(factor) {
@@ -165,7 +168,7 @@
       let lastX = event.clientX, lastY = event.clientY;
       const move = (e) => {
         view.x += e.clientX - lastX; view.y += e.clientY - lastY;
-        lastX = e.clientX; lastY = e.clientY; apply();
+        lastX = e.clientX; lastY = e.clientY; fitted = false; apply();
       };
       const up = () => { vp.removeEventListener("pointermove", move); vp.removeEventListener("pointerup", up); };
       vp.addEventListener("pointermove", move);
@@ -364,7 +367,7 @@
   }));
   const brief = document.getElementById("brief");
   if (brief && localStorage.getItem(BRIEF_KEY)) { brief.hidden = true; }
-  window.addEventListener("resize", () => { if (view) { apply(); } });
+  window.addEventListener("resize", () => { if (fitted) { fit(); } else if (view) { apply(); } });
 
   // --- start --------------------------------------------------------------------------
   async function load() {

@@ -36,6 +36,7 @@ from app.judging.campaigns import (
 from app.judging.models import Judge
 from app.judging.qualification import QualificationError
 from app.judging.trials import CRITERIA_GUIDE, judge_progress
+from app.lookups import by_id
 from app.models import Challenge, Phase, Team
 from app.web.access import PAGE_ROUTES, OrganiserPage, SignedIn, Throttle, Viewer, sign_in
 from app.web.svg import mos_plot, spread_plot
@@ -254,7 +255,7 @@ def invite_judge(request: Request, user: OrganiserPage, challenge: ChallengeFrom
 
 
 def _judge_of(session: Session, challenge: Challenge, judge_id: int) -> Judge:
-    judge = session.get(Judge, judge_id) if 0 < judge_id < 2**63 else None
+    judge = by_id(session, Judge, judge_id)
     if judge is None or judge.challenge_id != challenge.id:
         raise ApiError(404, f"No judge {judge_id} in challenge {challenge.slug}.")
     return judge

@@ -277,12 +277,24 @@ def organiser_closes_and_publishes(organiser: Person, base: str, world: World) -
     assert page.url.endswith("/phases/final/campaign/close")
     assert "1 judge(s) have not rated anything: Idle Judge." in page.inner_text(".flash.error")
     assert "published" in page.inner_text(".card.confirm")
+    shoot_both(page, "organiser-close-confirm")
     page.click("button:has-text('Close and publish')")
     assert "Campaign closed; the final ranking is published." in organiser.flash()
     section = page.inner_text("#phase-final")
     assert "campaign closed" in section and "results published" in section
     assert re.search(rf"{JUDGE}\s+2 / 2", section)  # the progress stays after closing
     assert page.locator("text=Reopen the campaign").is_visible()
+
+    # what happened is in the audit log, and the teams are listed with their members
+    page.goto(f"{base}/organiser/audit?target={world.challenge}")
+    actions = page.locator("#audit tbody tr td:nth-child(3)").all_inner_texts()
+    assert actions[0] == "campaign.close" and "qualification.confirm" in actions
+    assert "judge.add" in actions and "phase.update" in actions
+    shoot_both(page, "organiser-audit")
+    page.goto(f"{base}/organiser/challenges/{world.challenge}/teams")
+    assert page.locator("section.team").count() == 4
+    assert "finalist of final" in page.inner_text(f"section.team:has-text('{world.teams[0]}')")
+    shoot_both(page, "organiser-teams")
 
 
 def visitor_reads_the_final_ranking(visitor: Person, base: str, world: World) -> None:

@@ -65,13 +65,23 @@ def arena(settings: Settings, sample_set) -> Arena:
 def path_values(arena: Arena) -> dict[str, str]:
     """A real value for each path parameter, so that a request that passes the guard reaches
     a real row."""
+    from app.judging.campaigns import add_judge
+    from app.lookups import find_challenge
+    from app.models import TeamMember
+
     submission = scored_submission(arena.phase_id, arena.team_ids["alpha"], {"001": 20.0})
     with session_scope() as session:
         organiser = session.scalars(select(User).where(User.email == ORGANISER)).one()
         spare, _ = create_token(session, organiser, name="spare")
         spare_id = spare.id
+        judge, _ = add_judge(session, find_challenge(session, arena.challenge), "csrf judge")
+        judge_id = judge.id
+        member = session.scalars(select(TeamMember.user_id).where(
+            TeamMember.team_id == arena.team_ids["beta"])).first()
     return {"challenge": arena.challenge, "phase": arena.phase,
-            "submission_id": str(submission), "token_id": str(spare_id)}
+            "submission_id": str(submission), "token_id": str(spare_id),
+            "judge_id": str(judge_id), "team_id": str(arena.team_ids["beta"]),
+            "user_id": str(member)}
 
 
 @pytest.fixture

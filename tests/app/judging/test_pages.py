@@ -227,9 +227,17 @@ def test_closing_asks_first_and_warns_about_judges_who_rated_nothing(world: Worl
     page = desk_post(world, client, close, {})
     assert "Campaign closed; the final ranking is published." in page
     # progress is kept after closing, with the last activity
-    assert re.search(r"judge 00</td>\s*<td class=\"num\">4 / 4</td>", page)
+    assert re.search(r"judge 00</td>\s*<td class=\"num\"[^>]*>4 / 4</td>", page)
     assert "has not opened the page" in page and "Reopen the campaign" in page
     assert client.get(f"/challenges/{world.challenge}/final").status_code == 200
+    # reopened: the desk and the organiser's results say what the public still reads
+    page = desk_post(world, client, close.replace("/close", "/reopen"), {})
+    assert "Campaign reopened" in page and "results published" in page
+    assert "Close the campaign" in page and "Open campaign" not in page
+    results = client.get(f"/challenges/{world.challenge}/final", headers=organiser).text
+    assert "Provisional:" in results and "The public sees the ranking published" in results
+    assert "Provisional:" not in client.get(f"/challenges/{world.challenge}/final",
+                                            headers=HTML).text
 
 
 def test_desk_revokes_a_judge_and_issues_a_new_link(world: World, client: TestClient) -> None:
