@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import browser_sessions, security
+from app.judging.conflicts import team_refusal
 from app.models import ApiToken, Challenge, Team, TeamMember, User, utcnow
 
 TEAM_EMAIL_DOMAIN = "teams.local"
@@ -147,7 +148,11 @@ def team_ids(session: Session, user: User | None) -> set[int]:
 
 
 def add_member(session: Session, team: Team, user: User) -> TeamMember:
-    """Put ``user`` in ``team``; one team per user per challenge."""
+    """Put ``user`` in ``team``; one team per user per challenge, and never a judge of it
+    (app.judging.conflicts)."""
+    refusal = team_refusal(session, user, team.challenge)
+    if refusal is not None:
+        raise AccountError(refusal)
     current = team_of(session, user, team.challenge)
     if current is not None:
         raise AccountError(f"{user.email} is already in team {current.name!r} "
@@ -170,6 +175,9 @@ def create_team(session: Session, challenge: Challenge, name: str,
         raise AccountError("team name must not be empty")
     if find_team(session, challenge, clean) is not None:
         raise AccountError(f"team {clean!r} already exists in challenge {challenge.slug}")
+    refusal = team_refusal(session, member, challenge) if member is not None else None
+    if refusal is not None:  # before the team exists: nothing is half-made
+        raise AccountError(refusal)
     team = Team(challenge_id=challenge.id, name=clean)
     team.challenge = challenge
     session.add(team)

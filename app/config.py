@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     max_images: int = 2_000
     max_upload_bytes: int = 8 * 1024**3
     secret_key: str | None = None  # None: generated once into RAIM_DATA_DIR/secret_key
+    # Links printed without a request (the CLI's judge links); requests use their own address.
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

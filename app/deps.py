@@ -21,6 +21,8 @@ Path lookups (``ChallengeFromPath``, ``PhaseFromPath``, ``SubmissionFromPath``) 
 ``{challenge}``, ``{phase}`` and ``{submission_id}`` path parameters through app.lookups, in
 the request's ``SessionDep`` session. A route on ``WriteSessionDep`` calls app.lookups itself,
 in that session, so that every row it changes belongs to the session it commits.
+
+``BaseUrl`` is the address the request came to, for links the service hands out.
 """
 
 from __future__ import annotations
@@ -173,3 +175,13 @@ def owned_submission(submission_id: int, user: CurrentUser, session: SessionDep)
 
 
 OwnedSubmission = Annotated[Submission, Depends(owned_submission)]
+
+
+def base_url(request: Request) -> str:
+    """The address the caller used to reach the service (scheme, host, port, root path), with
+    no trailing slash: links the service prints or mails are built on it, so they open
+    wherever the service runs. RAIM_BASE_URL serves where there is no request (the CLI)."""
+    return str(request.base_url).rstrip("/")
+
+
+BaseUrl = Annotated[str, Depends(base_url)]

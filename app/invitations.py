@@ -20,8 +20,8 @@ from app import audit, security
 from app.accounts import AccountError, add_member, team_of
 from app.config import get_settings
 from app.db import is_sqlite
-from app.judging.models import Judge
-from app.models import Challenge, Team, TeamInvitation, TeamMember, User, utcnow
+from app.judging.conflicts import team_refusal
+from app.models import Team, TeamInvitation, TeamMember, User, utcnow
 
 JOIN_PATH = "/join/"
 
@@ -132,14 +132,6 @@ def invitation_problem(row: TeamInvitation, now: datetime | None = None) -> str 
     return None
 
 
-def judges(session: Session, user: User, challenge: Challenge) -> bool:
-    """HOOK for the rule between judges and teams, which app.judging owns: whether ``user``
-    judges ``challenge``. Until app.judging has its own function for that rule, this reads
-    the Judge rows; replace the body with a call to it."""
-    return session.scalar(select(Judge.id).where(Judge.challenge_id == challenge.id,
-                                                 Judge.user_id == user.id)) is not None
-
-
 def membership_problem(session: Session, team: Team, user: User) -> str | None:
     """Why ``user`` may not become a member of ``team`` (None: they may)."""
     challenge = team.challenge
@@ -149,10 +141,7 @@ def membership_problem(session: Session, team: Team, user: User) -> str | None:
     if current is not None:
         return (f"you are already in team {current.name!r} of challenge {challenge.slug}, and "
                 f"a person may be in one team per challenge")
-    if judges(session, user, challenge):
-        return (f"you are a judge of challenge {challenge.slug}, and its judges may not be in "
-                f"one of its teams")
-    return None
+    return team_refusal(session, user, challenge)
 
 
 def _lock_user(session: Session, user_id: int) -> None:

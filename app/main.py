@@ -55,7 +55,7 @@ from app.jobs.worker import LocalWorker
 from app.logs import redact_tokens_in_logs
 from app.models import User
 from app.throttle import SignInThrottle
-from app.web import account, judging, pages, teams
+from app.web import account, judging, pages, team_admin, teams
 from app.web import organiser as organiser_pages
 from app.web.access import is_page
 from app.web.headers import SecurityHeaders
@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STOP_FLOOR_SECONDS = 2.0  # what a background thread gets at shutdown even if the drain took all
 ROUTERS = (submissions, leaderboards, organiser, judge, final, campaigns,
-           pages, teams, account, organiser_pages, judging)
+           pages, teams, account, organiser_pages, judging, team_admin)
 
 
 def wants_html(request: Request) -> bool:

@@ -1,4 +1,5 @@
-"""Organiser actions: rescoring (old results kept in the audit log), visibility, CSV, queue view.
+"""Organiser actions: rescoring (old results kept in the audit log), phase dates and visibility,
+CSV, queue view.
 
 Callers enqueue the ids these functions return once their transaction has committed.
 """
@@ -68,6 +69,39 @@ def set_visibility(session: Session, phase: Phase, visibility: str, actor: User)
     phase.leaderboard = visibility
 
 
+def update_phase(session: Session, phase: Phase, *, start: datetime | None,
+                 end: datetime | None, leaderboard: str | None = None,
+                 actor: User | None) -> dict:
+    """Set the phase's dates (None: no date) and, if given, its leaderboard visibility; the
+    change is written to the audit log. Returns what changed, ``{field: [before, after]}``.
+
+    Dates decide who may submit, and a phase's end decides its leaderboard "as it stood at
+    its end" (finalists, the objective half of a final ranking); a bundle loaded again sets
+    them from challenge.yaml.
+    """
+    if start is not None and end is not None and end <= start:
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"phase {phase.slug}: the end "
+                       f"({end.isoformat()}) must come after the start ({start.isoformat()})")
+    if leaderboard is not None and leaderboard not in LEADERBOARD_VISIBILITY:
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"visibility must be one of "
+                       f"{', '.join(LEADERBOARD_VISIBILITY)}, not {leaderboard!r}")
+    wanted = {"start": start, "end": end}
+    if leaderboard is not None:
+        wanted["leaderboard"] = leaderboard
+    changed = {field: [_plain(getattr(phase, field)), _plain(value)]
+               for field, value in wanted.items() if getattr(phase, field) != value}
+    if changed:
+        for field, value in wanted.items():
+            setattr(phase, field, value)
+        record(session, "phase.update", f"phase:{phase.challenge.slug}/{phase.slug}", changed,
+               actor=actor)
+    return changed
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 def export_csv(session: Session, challenge: Challenge) -> str:
     """One line per submission of the challenge, with its means."""
     query = (select(Submission).join(Phase).where(Phase.challenge_id == challenge.id)
@@ -100,15 +134,23 @@ def _csv_row(challenge: Challenge, sub: Submission) -> dict:
 def outdated_numerics(session: Session, challenge: Challenge) -> dict[int, int]:
     """Per phase id, how many scored submissions were computed with other numerics than
     today's (docs/fidelity.md, "When to rescore"); results stored before numerics were
-    recorded count as other."""
+    recorded count as other. Unpaired phases are not scored by metrics: never outdated."""
     counts: dict[int, int] = {}
     rows = session.execute(
         select(Submission.phase_id, Submission.versions).join(Phase)
-        .where(Phase.challenge_id == challenge.id, Submission.status == "scored"))
+        .where(Phase.challenge_id == challenge.id, Phase.kind == "paired",
+               Submission.status == "scored"))
     for phase_id, versions in rows:
         if (versions or {}).get("numerics") != NUMERICS_VERSION:
             counts[phase_id] = counts.get(phase_id, 0) + 1
     return counts
+
+
+def status_counts(session: Session, phase: Phase) -> dict[str, int]:
+    """How many submissions of the phase are in each state."""
+    return dict(session.execute(select(Submission.status, func.count(Submission.id))
+                                .where(Submission.phase_id == phase.id)
+                                .group_by(Submission.status)).all())
 
 
 def challenge_submissions(session: Session, challenge: Challenge, limit: int) -> list[Submission]:

@@ -12,8 +12,10 @@ router = APIRouter(prefix="/api/challenges", tags=["judging"])
 
 @router.get("/{challenge}/final")
 def read_final(challenge: ChallengeFromPath, user: OptionalUser, session: SessionDep) -> dict:
-    """``{"rows": [{"rank", "team", "objective", "subjective", "final", ...}], "method", ...}``."""
-    return results.visible_results(session, user, challenge).to_json()
+    """``{"rows": [{"rank", "team", "objective", "subjective", "final", ...}], "method", ...}``.
+
+    Stored results (computed once per change); judges are named to organisers only."""
+    return results.visible_results(session, user, challenge)
 
 
 @router.get("/{challenge}/final.csv")

@@ -1,14 +1,17 @@
-"""Organiser API: rescoring, leaderboard visibility, downloads, CSV, the queue, the image inspector."""
+"""Organiser API: rescoring, phase dates and leaderboard visibility, downloads, CSV, the queue,
+the image inspector, teams and the audit log."""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from app import audit, team_admin
 from app import organiser as actions
 from app.api.judge import png
 from app.config import get_settings
@@ -58,6 +61,90 @@ def set_leaderboard_visibility(challenge: str, phase: str, body: Visibility, use
     actions.set_visibility(session, found, body.visibility, user)
     session.commit()
     return VisibilityAnswer(challenge=challenge, phase=phase, visibility=found.leaderboard)
+
+
+class PhaseSettings(BaseModel):
+    """The fields to change; a field left out stays as it is, ``null`` clears a date.
+    Times without a zone are UTC."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    leaderboard: Literal["public", "private", "hidden"] | None = None
+
+
+class PhaseAnswer(BaseModel):
+    challenge: str
+    phase: str
+    start: datetime | None
+    end: datetime | None
+    leaderboard: str
+    changed: dict[str, list[Any]] = Field(description="field -> [before, after]")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """The time in UTC; a time without a zone is taken as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@router.patch("/challenges/{challenge}/phases/{phase}")
+def update_phase(challenge: str, phase: str, body: PhaseSettings, user: Organiser,
+                 session: WriteSessionDep) -> PhaseAnswer:
+    """Change a phase's dates and leaderboard visibility (audited)."""
+    found = find_phase(session, challenge, phase)
+    given = body.model_fields_set
+    changed = actions.update_phase(
+        session, found, start=_utc(body.start) if "start" in given else found.start,
+        end=_utc(body.end) if "end" in given else found.end,
+        leaderboard=body.leaderboard if "leaderboard" in given else None, actor=user)
+    return PhaseAnswer(challenge=challenge, phase=phase, start=found.start, end=found.end,
+                       leaderboard=found.leaderboard, changed=changed)
+
+
+class TeamListed(BaseModel):
+    id: int
+    name: str
+    members: list[str]
+    submissions: dict[str, int] = Field(description="phase -> submissions")
+    finalist_in: list[str]
+
+
+@router.get("/challenges/{challenge}/teams")
+def read_teams(user: Organiser, challenge: ChallengeFromPath,
+               session: SessionDep) -> list[TeamListed]:
+    """Every team of the challenge with its members' addresses and submissions per phase."""
+    return [TeamListed(id=s.team.id, name=s.team.name, members=[u.email for u in s.members],
+                       submissions=s.submissions, finalist_in=s.finalist_in)
+            for s in team_admin.team_summaries(session, challenge)]
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str | None
+    action: str
+    target: str
+    details: dict[str, Any]
+
+
+class AuditAnswer(BaseModel):
+    entries: list[AuditEntry]
+    total: int
+    page: int
+    pages: int
+
+
+@router.get("/audit")
+def read_audit(user: Organiser, session: SessionDep, action: str = "", target: str = "",
+               page: int = 1) -> AuditAnswer:
+    """The audit log, newest first; ``action`` exact or a prefix ending in ``.``, ``target`` a
+    substring; 50 entries a page."""
+    found = audit.search(session, action=action, target=target, page=page)
+    return AuditAnswer(entries=[AuditEntry(id=e.id, at=e.at, action=e.action, target=e.target,
+                                           actor=e.actor.email if e.actor else None,
+                                           details=e.details) for e in found.entries],
+                       total=found.total, page=found.page, pages=found.pages)
 
 
 @router.get("/submissions/{submission_id}/download")

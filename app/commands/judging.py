@@ -1,7 +1,9 @@
-"""Judging commands: ``raim campaign open|close``, ``raim judge add``, ``raim finalists confirm``.
+"""Judging commands: ``raim campaign open|close|reopen``, ``raim judge add|revoke|link``,
+``raim finalists show|confirm``.
 
-``raim judge add`` prints the judge's personal sign-in link as the last word of its last
-line, so that scripts can take it with ``| tail -n1 | awk '{print $NF}'``.
+``raim judge add`` and ``raim judge link`` print the judge's personal sign-in link as the last
+word of their last line, so that scripts can take it with ``| tail -n1 | awk '{print $NF}'``.
+Without a request to take the address from, links are built on RAIM_BASE_URL.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ import argparse
 from app.accounts import AccountError
 from app.commands.common import database, error
 from app.errors import ApiError
-from app.judging import qualification
+from app.judging import qualification, results
 from app.judging.campaigns import (
     CampaignError,
     CampaignOptions,
     add_judge,
-    close_campaign,
+    find_judge,
+    new_link,
     open_campaign,
     open_campaign_of,
     parse_scale,
+    reopen_campaign,
+    revoke_judge,
     sign_in_link,
 )
 from app.judging.qualification import QualificationError
@@ -48,10 +53,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="common scale of each phase's scores before the blend")
     start.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples (1000)")
     start.set_defaults(handler=_campaign_open)
-    stop = actions.add_parser("close", help="close the open campaign of a phase")
+    stop = actions.add_parser("close", help="close the open campaign of a phase and publish "
+                              "its results")
     stop.add_argument("challenge", metavar="CHALLENGE")
     stop.add_argument("phase", metavar="PHASE")
     stop.set_defaults(handler=_campaign_close)
+    again = actions.add_parser(
+        "reopen", help="open the phase's latest campaign again (ratings kept)",
+        description="Judges carry on where they stopped; the published results stay as they are "
+        "until the campaign closes again. A phase with published results takes no new campaign.")
+    again.add_argument("challenge", metavar="CHALLENGE")
+    again.add_argument("phase", metavar="PHASE")
+    again.set_defaults(handler=_campaign_reopen)
 
     judge = sub.add_parser("judge", help="manage judges")
     judge_actions = judge.add_subparsers(dest="action", required=True)
@@ -59,8 +72,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "add", help="create a judge and print a personal sign-in link (last word, last line)")
     add.add_argument("name", metavar="NAME", help="judge name, unique in the challenge")
     add.add_argument("--challenge", required=True, metavar="SLUG")
-    add.add_argument("--email", help="use (or create) the account with this address")
+    add.add_argument("--email", help="use (or create) the account with this address; a member "
+                     "of one of the challenge's teams cannot judge it")
     add.set_defaults(handler=_judge_add)
+    revoke = judge_actions.add_parser(
+        "revoke", help="withdraw a judge's access (links and sessions); their ratings are kept")
+    revoke.add_argument("name", metavar="NAME")
+    revoke.add_argument("--challenge", required=True, metavar="SLUG")
+    revoke.set_defaults(handler=_judge_revoke)
+    link = judge_actions.add_parser(
+        "link", help="issue a new sign-in link (last word, last line); earlier links stop working")
+    link.add_argument("name", metavar="NAME")
+    link.add_argument("--challenge", required=True, metavar="SLUG")
+    link.set_defaults(handler=_judge_link)
 
     finalists = sub.add_parser("finalists", help="show or confirm the finalists of a phase")
     finalist_actions = finalists.add_subparsers(dest="action", required=True)
@@ -112,10 +136,25 @@ def _campaign_close(args: argparse.Namespace) -> int:
             campaign = open_campaign_of(session, find_phase(session, args.challenge, args.phase))
             if campaign is None:
                 return error(f"phase {args.phase} has no open campaign")
-            close_campaign(session, campaign, actor=None)
+            closed = results.close(session, campaign, actor=None)
     except (CampaignError, ApiError) as exc:
         return error(str(exc))
-    print(f"campaign closed on {args.challenge}/{args.phase}")
+    print(f"campaign closed on {args.challenge}/{args.phase}; "
+          + ("final results published" if closed.published
+             else f"no results published: {closed.reason}"))
+    return 0
+
+
+def _campaign_reopen(args: argparse.Namespace) -> int:
+    try:
+        with database() as session:
+            campaign = reopen_campaign(session, find_phase(session, args.challenge, args.phase),
+                                       actor=None)
+            number = campaign.id
+    except (CampaignError, ApiError) as exc:
+        return error(str(exc))
+    print(f"campaign {number} reopened on {args.challenge}/{args.phase}; ratings kept, "
+          f"published results unchanged until it closes again")
     return 0
 
 
@@ -128,6 +167,30 @@ def _judge_add(args: argparse.Namespace) -> int:
     except (CampaignError, AccountError, ApiError) as exc:
         return error(str(exc))
     print(f"judge {name!r} added to {args.challenge}; personal sign-in link (keep it private):")
+    print(sign_in_link(token))
+    return 0
+
+
+def _judge_revoke(args: argparse.Namespace) -> int:
+    try:
+        with database() as session:
+            judge = find_judge(session, find_challenge(session, args.challenge), args.name)
+            revoke_judge(session, judge, actor=None)
+    except (CampaignError, ApiError) as exc:
+        return error(str(exc))
+    print(f"judge {args.name.strip()!r} revoked in {args.challenge}: their links no longer "
+          f"work; their ratings are kept")
+    return 0
+
+
+def _judge_link(args: argparse.Namespace) -> int:
+    try:
+        with database() as session:
+            judge = find_judge(session, find_challenge(session, args.challenge), args.name)
+            token = new_link(session, judge, actor=None)
+    except (CampaignError, ApiError) as exc:
+        return error(str(exc))
+    print(f"new sign-in link for judge {args.name.strip()!r} (earlier links no longer work):")
     print(sign_in_link(token))
     return 0
 

@@ -1,9 +1,16 @@
-"""Opening and closing rating campaigns, choosing finalists' submissions, and adding judges.
+"""Opening, closing and reopening rating campaigns, choosing finalists' submissions, and judges.
 
 A campaign rates one unpaired phase after it closes. Each finalist (the qualified teams,
 see ``qualification``) is represented by one submission: their last accepted one unless
-the organiser names another. Judges belong to a challenge; ``add_judge`` creates the
-judge's account and a personal sign-in token, shown once, which the sign-in link carries.
+the organiser names another. Once a campaign with ratings has closed, its results are
+published and no new campaign may replace them: the organiser reopens that campaign instead
+(its ratings are kept; the published results stay until it closes again).
+
+Judges belong to a challenge; ``add_judge`` creates the judge's account and a personal sign-in
+token, shown once, which the sign-in link carries (``sign_in_link``: the base URL of the
+request that asked, or RAIM_BASE_URL for the command line). ``revoke_judge`` withdraws a
+judge's access; ``new_link`` replaces their link (and restores access). Competitors are never
+judges (``conflicts``).
 """
 
 from __future__ import annotations
@@ -11,15 +18,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app import accounts, audit
+from app import accounts, audit, browser_sessions
 from app.config import get_settings
-from app.judging.models import Campaign, Entry, Judge
+from app.judging.conflicts import judge_refusal
+from app.judging.models import Campaign, Candidate, Entry, FinalResult, Judge, Rating, Trial
 from app.judging.qualification import qualifiers
 from app.lookups import by_id
-from app.models import Challenge, Phase, Submission, User, utcnow
+from app.models import ApiToken, Challenge, Phase, Submission, User, utcnow
 from scoring.scales import COMMON_SCALES, JUDGE_NORMALISATIONS
 from scoring.subjective import MODELS
 
@@ -97,6 +105,26 @@ def latest_campaign(session: Session, phase: Phase) -> Campaign | None:
                           .order_by(Campaign.id.desc()).limit(1))
 
 
+def rating_count(session: Session, campaign: Campaign) -> int:
+    """How many ratings the campaign holds (hidden repeats included)."""
+    return session.scalar(
+        select(func.count(Rating.id)).join(Candidate, Candidate.id == Rating.candidate_id)
+        .join(Trial, Trial.id == Candidate.trial_id).where(Trial.campaign_id == campaign.id)) or 0
+
+
+def published_campaign(session: Session, phase: Phase) -> Campaign | None:
+    """The phase's latest campaign whose results are published: closed with ratings, or
+    reopened since (the public reads what it published when it closed)."""
+    for campaign in session.scalars(select(Campaign).where(Campaign.phase_id == phase.id)
+                                    .order_by(Campaign.id.desc())):
+        if campaign.status == "closed" and rating_count(session, campaign):
+            return campaign
+        if session.scalar(select(FinalResult.published_at).where(
+                FinalResult.campaign_id == campaign.id)) is not None:
+            return campaign
+    return None
+
+
 def last_submission(session: Session, phase: Phase, team_id: int) -> Submission | None:
     """The team's latest accepted (not failed) submission to the phase."""
     return session.scalar(
@@ -135,6 +163,15 @@ def open_campaign(session: Session, phase: Phase, options: CampaignOptions, *,
         problems.append(f"phase {phase.slug} has no inputs loaded")
     if open_campaign_of(session, phase) is not None:
         problems.append(f"phase {phase.slug} already has an open campaign; close it first")
+    else:
+        published = published_campaign(session, phase)
+        if published is not None:
+            problems.append(
+                f"phase {phase.slug} already has published results (campaign {published.id}, "
+                f"closed {published.closed_at:%Y-%m-%d %H:%M} UTC, "
+                f"{rating_count(session, published)} ratings); a new campaign would replace "
+                f"them: reopen campaign {published.id} to collect more ratings (its ratings "
+                f"are kept, and its published results stay until it closes again)")
     finalists = qualifiers(session, phase)
     if not finalists:
         problems.append(f"phase {phase.slug} has no qualified teams")
@@ -158,7 +195,7 @@ def open_campaign(session: Session, phase: Phase, options: CampaignOptions, *,
         if sub is not None:
             session.add(Entry(campaign_id=campaign.id, team_id=q.team_id, submission_id=sub.id))
     session.flush()
-    audit.record(session, "campaign.open", f"phase:{phase.challenge.slug}/{phase.slug}",
+    audit.record(session, "campaign.open", _phase_target(phase),
                  {"campaign": campaign.id, "scale": list(options.scale),
                   "criteria": options.criteria, "repeat_share": options.repeat_share,
                   "method": campaign.method,
@@ -166,12 +203,35 @@ def open_campaign(session: Session, phase: Phase, options: CampaignOptions, *,
     return campaign
 
 
+def _phase_target(phase: Phase) -> str:
+    return f"phase:{phase.challenge.slug}/{phase.slug}"
+
+
 def close_campaign(session: Session, campaign: Campaign, *, actor: User | None) -> None:
-    """No more ratings; results become visible beyond organisers."""
+    """No more ratings; results become visible beyond organisers (app.judging.results.close
+    also stores them: callers close through it)."""
     if campaign.status == "closed":
         return
     campaign.status, campaign.closed_at = "closed", utcnow()
-    audit.record(session, "campaign.close", f"campaign:{campaign.id}", {}, actor=actor)
+    audit.record(session, "campaign.close", _phase_target(campaign.phase),
+                 {"campaign": campaign.id, "ratings": rating_count(session, campaign)},
+                 actor=actor)
+
+
+def reopen_campaign(session: Session, phase: Phase, *, actor: User | None) -> Campaign:
+    """Open the phase's latest campaign again: same finalists, trials and ratings; judges
+    carry on where they stopped. CampaignError when there is none to reopen."""
+    if open_campaign_of(session, phase) is not None:
+        raise CampaignError(f"phase {phase.slug} already has an open campaign")
+    campaign = latest_campaign(session, phase)
+    if campaign is None:
+        raise CampaignError(f"phase {phase.slug} has no campaign to reopen; open one")
+    campaign.status = "open"
+    audit.record(session, "campaign.reopen", _phase_target(phase),
+                 {"campaign": campaign.id, "ratings": rating_count(session, campaign),
+                  "closed_at": campaign.closed_at.isoformat() if campaign.closed_at else None},
+                 actor=actor)
+    return campaign
 
 
 def is_judge(session: Session, user: User) -> bool:
@@ -186,6 +246,21 @@ def judges_of(session: Session, challenge: Challenge) -> list[Judge]:
                                 .order_by(Judge.name)))
 
 
+def find_judge(session: Session, challenge: Challenge, name: str) -> Judge:
+    """The judge of ``challenge`` called ``name``; CampaignError naming the judges otherwise."""
+    judge = session.scalar(select(Judge).where(Judge.challenge_id == challenge.id,
+                                               Judge.name == name.strip()))
+    if judge is None:
+        known = ", ".join(repr(j.name) for j in judges_of(session, challenge)) or "none yet"
+        raise CampaignError(f"no judge named {name.strip()!r} in challenge {challenge.slug} "
+                            f"(judges: {known})")
+    return judge
+
+
+def _token_name(challenge: Challenge) -> str:
+    return f"judge sign-in {challenge.slug}"
+
+
 def add_judge(session: Session, challenge: Challenge, name: str, *, email: str | None = None,
               actor: User | None = None) -> tuple[Judge, str]:
     """A judge of ``challenge`` and a fresh sign-in token (returned once, stored hashed)."""
@@ -196,6 +271,12 @@ def add_judge(session: Session, challenge: Challenge, name: str, *, email: str |
                                           Judge.name == clean)) is not None:
         raise CampaignError(f"judge {clean!r} already exists in challenge {challenge.slug}")
     user = accounts.find_user(session, email) if email else None
+    refusal = judge_refusal(session, user, challenge) if user is not None else None
+    if refusal is not None:
+        raise CampaignError(refusal)
+    if user is not None and session.scalar(select(Judge).where(
+            Judge.challenge_id == challenge.id, Judge.user_id == user.id)) is not None:
+        raise CampaignError(f"{user.email} already judges challenge {challenge.slug}")
     if user is None:
         slug = re.sub(r"[^a-z0-9]+", "-", clean.lower()).strip("-") or "judge"
         address = email or f"judge-{challenge.slug}-{slug}@{JUDGE_EMAIL_DOMAIN}"
@@ -207,13 +288,52 @@ def add_judge(session: Session, challenge: Challenge, name: str, *, email: str |
     judge = Judge(challenge_id=challenge.id, user_id=user.id, name=clean)
     session.add(judge)
     session.flush()
-    _, token = accounts.create_token(session, user, name=f"judge sign-in {challenge.slug}")
+    _, token = accounts.create_token(session, user, name=_token_name(challenge))
     audit.record(session, "judge.add", f"challenge:{challenge.slug}",
                  {"judge": clean, "user": user.email}, actor=actor)
     return judge, token
 
 
-def sign_in_link(token: str) -> str:
-    """The personal link a judge opens once; it trades the token for a session cookie."""
-    return get_settings().base_url.rstrip("/") + SIGN_IN_PATH + token
+def _revoke_links(session: Session, judge: Judge) -> int:
+    """Revoke the judge's sign-in tokens for this challenge and end their browser sessions."""
+    ended = session.execute(
+        update(ApiToken).where(ApiToken.user_id == judge.user_id,
+                               ApiToken.name == _token_name(judge.challenge),
+                               ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())).rowcount or 0
+    browser_sessions.revoke_others(session, judge.user_id)
+    return ended
+
+
+def revoke_judge(session: Session, judge: Judge, *, actor: User | None) -> None:
+    """Withdraw the judge's access: links and sessions stop working, no more ratings; the
+    ratings already given are kept."""
+    if judge.revoked_at is not None:
+        raise CampaignError(f"judge {judge.name!r} is already revoked")
+    links = _revoke_links(session, judge)
+    judge.revoked_at = utcnow()
+    audit.record(session, "judge.revoke", f"challenge:{judge.challenge.slug}",
+                 {"judge": judge.name, "links_revoked": links}, actor=actor)
+
+
+def new_link(session: Session, judge: Judge, *, actor: User | None) -> str:
+    """A fresh sign-in token for the judge (shown once); earlier links stop working, and a
+    revoked judge has access again."""
+    links = _revoke_links(session, judge)
+    restored = judge.revoked_at is not None
+    judge.revoked_at = None
+    _, token = accounts.create_token(session, judge.user, name=_token_name(judge.challenge))
+    audit.record(session, "judge.link", f"challenge:{judge.challenge.slug}",
+                 {"judge": judge.name, "links_revoked": links, "access_restored": restored},
+                 actor=actor)
+    return token
+
+
+def sign_in_link(token: str, base_url: str | None = None) -> str:
+    """The personal link a judge opens; it trades the token for a session cookie.
+
+    ``base_url`` is the address of the request that asked for the link (so the link opens on
+    the host and port the organiser uses); without a request (the command line), RAIM_BASE_URL.
+    """
+    return (base_url or get_settings().base_url).rstrip("/") + SIGN_IN_PATH + token
 

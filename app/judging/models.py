@@ -1,4 +1,5 @@
-"""Judging tables: judges, qualified teams, rating campaigns, per-judge trials and their ratings.
+"""Judging tables: judges, qualified teams, rating campaigns, per-judge trials and their ratings,
+and each campaign's stored final results.
 
 Everything a judge's browser sees is addressed by random tokens stored here
 (``Trial.token``, ``Trial.input_token``, ``Candidate.image_token``), drawn per judge, so
@@ -32,6 +33,9 @@ class Judge(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Access withdrawn by an organiser (revision 0007): the judge's links and sessions no
+    # longer work and they rate nothing more; the ratings they gave are kept.
+    revoked_at: Mapped[datetime | None]
 
     challenge: Mapped[Challenge] = relationship()
     user: Mapped[User] = relationship()
@@ -152,3 +156,24 @@ class Rating(Base):
     rated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     candidate: Mapped[Candidate] = relationship(back_populates="rating")
+
+
+class FinalResult(Base):
+    """A campaign's final results, computed once per change of what they depend on.
+
+    ``key`` digests everything the numbers depend on (ratings, objective scores, weights,
+    method, campaign state); ``body`` is the computed JSON for that key. ``published_body``
+    is what the public sees: the body as it stood when the campaign last closed; it stays
+    while a reopened campaign collects more ratings, until the campaign closes again.
+    """
+
+    __tablename__ = "final_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), unique=True)
+    key: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_body: Mapped[dict[str, Any] | None]
+    published_at: Mapped[datetime | None]

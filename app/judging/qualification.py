@@ -85,11 +85,25 @@ def refusal(session: Session, phase: Phase, team: Team, now: datetime | None = N
 
 def confirm(session: Session, phase: Phase, team_names: list[str] | None, *,
             actor: User | None) -> list[Qualifier]:
-    """Write the list: the proposal when ``team_names`` is None, else exactly the named teams."""
+    """Write the list: the proposal when ``team_names`` is None, else exactly the named teams.
+
+    Blank names are ignored (a form's empty "also admit" box); naming no team at all is refused,
+    since an empty list would let the proposal count again.
+    """
     if not phase.qualify_from:
         raise QualificationError(f"phase {phase.slug} has no qualify rule")
     auto = {q.team_id: q for q in proposed(session, phase)}
-    chosen = list(auto.values()) if team_names is None else _named(session, phase, team_names, auto)
+    if team_names is None:
+        chosen = list(auto.values())
+    else:
+        names = [n for n in team_names if n.strip()]
+        if not names:
+            raise QualificationError(f"no team chosen: name at least one finalist of phase "
+                                     f"{phase.slug}, or confirm the proposal as it is")
+        chosen = _named(session, phase, names, auto)
+    if not chosen:
+        raise QualificationError(f"no team qualifies for phase {phase.slug} yet (phase "
+                                 f"{phase.qualify_from} may still be running): nothing to confirm")
     before = {q.team for q in confirmed(session, phase)}
     session.execute(delete(Qualification).where(Qualification.phase_id == phase.id))
     now = utcnow()

@@ -1,35 +1,54 @@
-"""Aggregation and the final ranking: ratings through the subjective model, then the blend.
+"""Aggregation and the final ranking: ratings through the subjective model, then the blend,
+computed once per change and stored.
 
 The objective score of a finalist is its row on the leaderboard of the paired phase named
 in the challenge's ``ranking`` (as it stood when that phase ended); the subjective score
 comes from the campaign of the unpaired phase, through ``scoring.final.final_ranking``
 with the method stored on the campaign. Repeated trials enter as repeats (consistency),
 never as extra first ratings.
+
+Results are stored (``FinalResult``) under a key that digests everything they depend on: the
+ratings (and criteria), the objective scores, the weights, the method and the campaign's
+state. A request whose key matches reads the stored JSON; any change (a rating saved, the
+campaign closed, the weights or the method changed) makes a new key, and the first request
+after it computes once. Closing a campaign computes at once and publishes (``close``): the
+public reads that published copy, which a reopened campaign keeps until it closes again.
+Judges' names are shown to organisers only; anyone else reads "judge 1", "judge 2"...
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+import math
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.errors import ApiError
-from app.judging.campaigns import is_judge, latest_campaign
-from app.judging.models import Campaign, Candidate, Entry, Judge, Rating, Trial
+from app.judging.campaigns import close_campaign, is_judge, latest_campaign
+from app.judging.models import Campaign, Candidate, Entry, FinalResult, Judge, Rating, Trial
 from app.judging.qualification import leaderboard_at_end
 from app.judging.trials import CRITERIA
-from app.models import Challenge, Phase, Team, User
+from app.models import Challenge, Phase, Team, User, utcnow
 from scoring.final import FinalRanking, final_ranking
 from scoring.ratings import Rating as RatingRecord
 from scoring.ratings import RatingsTable
-from scoring.subjective import model_from_config
+from scoring.subjective import SubjectiveModel, model_from_config
 
 DEFAULT_RANKING = {"objective": 0.4, "subjective": 0.6}
 CSV_COLUMNS = ("rank", "team", "objective", "subjective", "final", "rank_stability",
-               "objective_scaled", "subjective_scaled", "subjective_ci95")
+               "objective_scaled", "subjective_scaled", "subjective_ci95", "rank_interval",
+               "subjective_low", "subjective_high", "mos", "mos_ci95", *CRITERIA)
+# Bumped when the stored JSON's shape changes, so that stored results are recomputed.
+RESULTS_FORMAT = 2
+ANONYMOUS_JUDGE = "judge {}"
 
 
 class ResultsUnavailable(LookupError):
@@ -69,25 +88,43 @@ def setup(session: Session, challenge: Challenge) -> FinalSetup:
     return FinalSetup(paired, final, weights, campaign)
 
 
-def rating_records(session: Session, campaign: Campaign) -> list[RatingRecord]:
-    """Every rating of the campaign as (judge, image, team, score, repeat) records."""
-    rows = list(session.execute(
-        select(Judge.name, Trial.image, Trial.repeat_of, Team.name, Rating.score)
+@dataclass(frozen=True)
+class RatingRow:
+    """One stored rating: who, which image (and whether a hidden repeat), which team, scores."""
+
+    judge: str
+    image: str
+    repeat: bool
+    team: str
+    score: float
+    criteria: dict | None
+
+
+def rating_rows(session: Session, campaign: Campaign) -> list[RatingRow]:
+    """Every rating of the campaign, in a stable order (the results' key digests them)."""
+    rows = session.execute(
+        select(Judge.name, Trial.image, Trial.repeat_of, Team.name, Rating.score, Rating.criteria)
         .select_from(Rating).join(Candidate, Candidate.id == Rating.candidate_id)
         .join(Trial, Trial.id == Candidate.trial_id).join(Judge, Judge.id == Trial.judge_id)
         .join(Entry, Entry.id == Candidate.entry_id).join(Team, Team.id == Entry.team_id)
-        .where(Trial.campaign_id == campaign.id)))
-    firsts = [RatingRecord(j, image, team, score) for j, image, again, team, score in rows
-              if again is None]
+        .where(Trial.campaign_id == campaign.id)
+        .order_by(Judge.name, Trial.position, Team.name))
+    return [RatingRow(j, image, again is not None, team, float(score), given)
+            for j, image, again, team, score, given in rows]
+
+
+def rating_records(rows: list[RatingRow]) -> list[RatingRecord]:
+    """The rows as (judge, image, team, score, repeat) records: first ratings, then repeats
+    of stimuli the judge also rated the first time."""
+    firsts = [RatingRecord(r.judge, r.image, r.team, r.score) for r in rows if not r.repeat]
     rated = {(r.judge, r.image, r.team) for r in firsts}
-    repeats = [RatingRecord(j, image, team, score, repeat=1)
-               for j, image, again, team, score in rows
-               if again is not None and (j, image, team) in rated]
+    repeats = [RatingRecord(r.judge, r.image, r.team, r.score, repeat=1) for r in rows
+               if r.repeat and (r.judge, r.image, r.team) in rated]
     return firsts + repeats
 
 
-def ratings_table(session: Session, campaign: Campaign) -> RatingsTable:
-    records = rating_records(session, campaign)
+def ratings_table(campaign: Campaign, rows: list[RatingRow]) -> RatingsTable:
+    records = rating_records(rows)
     if not records:
         raise ResultsUnavailable("no ratings have been given yet")
     return RatingsTable.from_ratings(records, scale=(campaign.scale_min, campaign.scale_max))
@@ -103,20 +140,15 @@ def objective_scores(session: Session, phase: Phase, teams: list[str]) -> dict[s
     return {t: scores[t] for t in teams}
 
 
-def criteria_means(session: Session, campaign: Campaign, accepted: set[str]) -> dict[str, dict]:
+def criteria_means(rows: list[RatingRow], accepted: set[str]) -> dict[str, dict]:
     """Mean of each criterion per team over accepted judges' first ratings."""
-    rows = session.execute(
-        select(Judge.name, Team.name, Rating.criteria).select_from(Rating)
-        .join(Candidate, Candidate.id == Rating.candidate_id)
-        .join(Trial, Trial.id == Candidate.trial_id).join(Judge, Judge.id == Trial.judge_id)
-        .join(Entry, Entry.id == Candidate.entry_id).join(Team, Team.id == Entry.team_id)
-        .where(Trial.campaign_id == campaign.id, Trial.repeat_of.is_(None)))
     sums: dict[str, dict[str, list[float]]] = {}
-    for judge, team, given in rows:
-        if judge in accepted and given:
+    for row in rows:
+        if row.judge in accepted and row.criteria and not row.repeat:
             for name in CRITERIA:
-                if name in given:
-                    sums.setdefault(team, {}).setdefault(name, []).append(float(given[name]))
+                if name in row.criteria:
+                    sums.setdefault(row.team, {}).setdefault(name, []).append(
+                        float(row.criteria[name]))
     return {team: {name: sum(v) / len(v) for name, v in by.items()} for team, by in sums.items()}
 
 
@@ -133,60 +165,228 @@ class FinalResults:
             **body["method"],
             "phases": {"objective": self.setup.objective.slug,
                        "subjective": self.setup.subjective.slug},
-            "campaign": {"status": campaign.status, "scale": [campaign.scale_min,
-                                                              campaign.scale_max],
-                         "criteria": campaign.criteria, "repeat_share": campaign.repeat_share},
+            "campaign": {"id": campaign.id, "status": campaign.status,
+                         "scale": [campaign.scale_min, campaign.scale_max],
+                         "criteria": campaign.criteria, "repeat_share": campaign.repeat_share,
+                         "closed_at": campaign.closed_at.isoformat()
+                         if campaign.status == "closed" and campaign.closed_at else None},
         }
         body["subjective"] = self.ranking.subjective.to_json()
         body["criteria"] = self.criteria
-        return body
+        body["computed_at"] = utcnow().isoformat()
+        return json_safe(body)
 
 
-def final_results(session: Session, challenge: Challenge) -> FinalResults:
-    """The blended ranking with rank stability, by the campaign's stored method."""
-    chosen = setup(session, challenge)
-    method = chosen.campaign.method
-    table = ratings_table(session, chosen.campaign)
+def json_safe(value: Any) -> Any:
+    """Plain JSON: numpy numbers as Python ones, NaN and infinities as null (PostgreSQL's JSONB
+    and the API's answers refuse them)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "item") and not isinstance(value, int | float):
+        value = value.item()  # a numpy scalar
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the final results of a campaign are computed from, and their digest."""
+
+    setup: FinalSetup
+    rows: list[RatingRow]
+    table: RatingsTable
+    objective: dict[str, float]
+    model: SubjectiveModel
+    key: str
+
+
+def gather(session: Session, chosen: FinalSetup) -> Inputs:
+    """The ratings, objective scores and model of the campaign, and the key that digests them
+    (with the weights, the method and the campaign's state); ResultsUnavailable when some are
+    missing."""
+    campaign = chosen.campaign
+    method = campaign.method
+    rows = rating_rows(session, campaign)
+    table = ratings_table(campaign, rows)
     objective = objective_scores(session, chosen.objective, list(table.teams))
     model = model_from_config(method["model"], normalisation=method["judge_normalisation"],
                               max_repeat_diff=method.get("max_repeat_diff"))
+    digest = json.dumps({
+        "format": RESULTS_FORMAT, "campaign": campaign.id, "status": campaign.status,
+        "closed_at": campaign.closed_at.isoformat() if campaign.closed_at else None,
+        "phases": [chosen.objective.slug, chosen.subjective.slug], "weights": chosen.weights,
+        "method": method, "model": model.method, "objective": objective,
+        "scale": [campaign.scale_min, campaign.scale_max], "criteria": campaign.criteria,
+        "repeat_share": campaign.repeat_share,
+        "ratings": [[r.judge, r.image, r.repeat, r.team, r.score, r.criteria] for r in rows],
+    }, sort_keys=True, default=str)
+    return Inputs(chosen, rows, table, objective, model,
+                  hashlib.sha256(digest.encode()).hexdigest())
+
+
+def compute(inputs: Inputs) -> FinalResults:
+    """The blended ranking with rank stability, by the campaign's stored method (the slow
+    part: the model and the bootstrap)."""
+    method = inputs.setup.campaign.method
     try:
-        ranking = final_ranking(objective, table, model=model, weights=chosen.weights,
+        ranking = final_ranking(inputs.objective, inputs.table, model=inputs.model,
+                                weights=inputs.setup.weights,
                                 normalisation=method["normalisation"],
                                 samples=int(method["bootstrap_samples"]),
                                 seed=int(method["seed"]))
     except ValueError as exc:
         raise ResultsUnavailable(str(exc)) from exc
     accepted = set(ranking.subjective.accepted_judges)
-    return FinalResults(chosen, ranking, criteria_means(session, chosen.campaign, accepted))
+    return FinalResults(inputs.setup, ranking, criteria_means(inputs.rows, accepted))
 
 
-def may_see_results(session: Session, user: User | None, chosen: FinalSetup) -> bool:
-    """Organisers always; others once the campaign is closed; judges never."""
-    if user is not None and user.is_organiser:
-        return True
-    if user is not None and is_judge(session, user):
-        return False
-    return chosen.campaign.status == "closed"
+def _stored(session: Session, campaign: Campaign) -> FinalResult | None:
+    return session.scalar(select(FinalResult).where(FinalResult.campaign_id == campaign.id))
 
 
-def visible_results(session: Session, user: User | None, challenge: Challenge) -> FinalResults:
-    """The final results if this viewer may see them; ApiError 403, 404 or 409 otherwise."""
+def current_body(session: Session, chosen: FinalSetup) -> dict:
+    """The campaign's results for its current inputs: stored if the key matches, else computed
+    once and stored (a closed campaign's are also what the public reads)."""
+    inputs = gather(session, chosen)
+    row = _stored(session, chosen.campaign)
+    if row is not None and row.key == inputs.key:
+        return row.body
+    body = compute(inputs).to_json()
+    closed = chosen.campaign.status == "closed"
+    if row is None:
+        row = FinalResult(campaign_id=chosen.campaign.id, key=inputs.key, body=body)
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # another request stored a row first: it takes ours below
+            row = _stored(session, chosen.campaign)
+            if row is None:
+                raise
+    row.key, row.body, row.computed_at = inputs.key, body, utcnow()
+    if closed:
+        row.published_body, row.published_at = body, row.published_at or utcnow()
+    session.flush()
+    return body
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What closing a campaign did: whether results were published, or why not."""
+
+    published: bool
+    reason: str | None  # why nothing could be published (no ratings yet...)
+
+
+def close(session: Session, campaign: Campaign, *, actor: User | None) -> Closed:
+    """Close the campaign and publish its results, computed now and stored.
+
+    Every caller (API, page, command line) closes through here, so that what the public reads
+    is computed once, when the ratings stop."""
+    close_campaign(session, campaign, actor=actor)
+    session.flush()
+    try:
+        chosen = setup(session, campaign.phase.challenge)
+        if chosen.campaign.id != campaign.id:
+            return Closed(False, f"campaign {campaign.id} is not the latest of its phase")
+        current_body(session, chosen)
+        row = _stored(session, campaign)
+        if row is not None:
+            row.published_at = utcnow()
+    except ResultsUnavailable as exc:
+        return Closed(False, str(exc))
+    return Closed(True, None)
+
+
+def published_at(session: Session, campaign: Campaign) -> datetime | None:
+    """When the campaign's results were last published (closed and computed), if ever."""
+    row = _stored(session, campaign)
+    return None if row is None else row.published_at
+
+
+def visible_results(session: Session, user: User | None, challenge: Challenge) -> dict:
+    """The final results JSON as this viewer may see it; ApiError 403, 404 or 409 otherwise.
+
+    Organisers read the current results (provisional while the campaign is open); everyone
+    else the published ones, with judges named "judge 1", "judge 2"...; judges nothing.
+    """
     try:
         chosen = setup(session, challenge)
-        if not may_see_results(session, user, chosen):
-            if user is not None and is_judge(session, user):
-                raise ApiError(403, "judges cannot see results or leaderboards")
-            raise ApiError(404, f"the final results of {challenge.slug} are not published yet")
-        return final_results(session, challenge)
+        if user is not None and user.is_organiser:
+            return current_body(session, chosen)
+        if user is not None and is_judge(session, user):
+            raise ApiError(403, "judges cannot see results or leaderboards")
+        return anonymised(public_body(session, chosen))
     except ResultsUnavailable as exc:
         raise ApiError(409, f"no final results yet: {exc}") from exc
 
 
-def to_csv(results: FinalResults) -> str:
+def public_body(session: Session, chosen: FinalSetup) -> dict:
+    """The published results: the latest campaign's once it has closed (recomputed if the
+    weights or the objective scores changed since), else the last ones published on the phase
+    (a reopened campaign's, as they were when it closed). ApiError 404 if none ever were."""
+    campaign = chosen.campaign
+    if campaign.status == "closed":
+        try:
+            return current_body(session, chosen)
+        except ResultsUnavailable:
+            if last_published(session, chosen.subjective) is None:
+                raise
+    published = last_published(session, chosen.subjective)
+    if published is None:
+        raise ApiError(404, f"the final results of {campaign.phase.challenge.slug} are not "
+                            f"published yet")
+    return published
+
+
+def last_published(session: Session, phase: Phase) -> dict | None:
+    """The newest published results among the phase's campaigns."""
+    return session.scalar(
+        select(FinalResult.published_body).join(Campaign, Campaign.id == FinalResult.campaign_id)
+        .where(Campaign.phase_id == phase.id, FinalResult.published_at.is_not(None))
+        .order_by(Campaign.id.desc()).limit(1))
+
+
+def anonymised(body: dict) -> dict:
+    """The results with every judge's name replaced by "judge N" (numbered in the order of
+    the model's judge list), in judge fields and in the reason."""
+    names = [j["judge"] for j in body.get("subjective", {}).get("judges", [])]
+    for listed in (body.get("rejected_judges", []), body.get("flagged_judges", [])):
+        names += [j["judge"] for j in listed if j["judge"] not in names]
+    alias = {name: ANONYMOUS_JUDGE.format(i) for i, name in enumerate(names, start=1)}
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: (alias.get(v, v) if k == "judge" and isinstance(v, str) else
+                        _replace_names(v, alias) if k == "reason" and isinstance(v, str) else
+                        walk(v)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(body)
+
+
+def _replace_names(text: str, alias: dict[str, str]) -> str:
+    for name in sorted(alias, key=len, reverse=True):
+        text = text.replace(name, alias[name])
+    return text
+
+
+def to_csv(body: dict) -> str:
+    """One line per team: the ranking's columns, the rank interval as ``low-high``, and the
+    criteria means (empty when the campaign did not rate criteria)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for row in results.ranking.rows:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in CSV_COLUMNS])
+    criteria = body.get("criteria") or {}
+    for row in body["rows"]:
+        values = {**row, **criteria.get(row["team"], {})}
+        interval = row.get("rank_interval")
+        values["rank_interval"] = f"{interval[0]}-{interval[1]}" if interval else None
+        writer.writerow(["" if values.get(c) is None else values.get(c) for c in CSV_COLUMNS])
     return out.getvalue()

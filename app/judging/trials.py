@@ -14,6 +14,8 @@ import random
 import secrets
 import string
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,6 +31,38 @@ from app.storage import dataset_dir
 CRITERIA = ("texture", "noise", "artefacts", "fidelity")
 CRITERIA_TITLES = {"texture": "Texture and detail", "noise": "Noise", "artefacts": "Artefacts",
                    "fidelity": "Fidelity"}
+
+
+@dataclass(frozen=True)
+class CriterionGuide:
+    """What a RAIM criterion asks (docs: the RAIM protocol), and what each end of the scale means.
+
+    Every criterion is scored like the overall impression: the higher, the better.
+    """
+
+    name: str
+    title: str
+    question: str
+    low: str  # what the lowest score means
+    high: str  # what the highest score means
+
+
+CRITERIA_GUIDE = (
+    CriterionGuide("texture", CRITERIA_TITLES["texture"],
+                   "Are textures and fine details (fur, grass, text) natural and present?",
+                   "smeared or missing detail", "natural, rich detail"),
+    CriterionGuide("noise", CRITERIA_TITLES["noise"],
+                   "Is leftover noise gone, colour noise above all? A little luminance grain "
+                   "is fine: flat areas should not look smeared.",
+                   "much noise left", "clean"),
+    CriterionGuide("artefacts", CRITERIA_TITLES["artefacts"],
+                   "Are artefacts suppressed: worms, colour blotches, merged strokes, black or "
+                   "white halos?", "many artefacts", "no artefacts"),
+    CriterionGuide("fidelity", CRITERIA_TITLES["fidelity"],
+                   "Is the result faithful to the input, with no invented content (text "
+                   "strokes that change characters)?", "content invented or changed",
+                   "faithful to the input"),
+)
 _random = random.SystemRandom()
 
 
@@ -103,7 +137,8 @@ def judged_campaigns(session: Session, user: User) -> list[tuple[Campaign, Judge
     rows = session.execute(
         select(Campaign, Judge).join(Phase, Phase.id == Campaign.phase_id)
         .join(Judge, Judge.challenge_id == Phase.challenge_id)
-        .where(Judge.user_id == user.id, Campaign.status == "open").order_by(Campaign.id))
+        .where(Judge.user_id == user.id, Judge.revoked_at.is_(None), Campaign.status == "open")
+        .order_by(Campaign.id))
     return [(c, j) for c, j in rows]
 
 
@@ -142,19 +177,59 @@ def trial_view(trial: Trial, image_url: Callable[[str], str]) -> dict:
     }
 
 
-def judge_progress(session: Session, campaign: Campaign) -> list[dict]:
-    """Per judge of the campaign: trials drawn and trials fully rated, by judge name."""
+@dataclass(frozen=True)
+class JudgeProgress:
+    """One judge's progress in a campaign (kept after it closes)."""
+
+    judge: str
+    trials: int  # images to rate (drawn when the judge first opens the page; expected before)
+    rated: int  # images fully rated
+    ratings: int  # results scored, repeats included
+    last_activity: datetime | None  # the judge's latest rating
+    opened: bool  # whether the judge has opened the rating page
+    revoked: bool
+
+    @property
+    def done(self) -> bool:
+        return self.opened and self.rated == self.trials
+
+
+def expected_trials(campaign: Campaign) -> int:
+    """How many images each judge will be shown: the test images plus hidden repeats."""
+    images = len(input_stems(campaign.phase))
+    return images + repeat_count(images, campaign.repeat_share)
+
+
+def judge_progress(session: Session, campaign: Campaign) -> list[JudgeProgress]:
+    """Every judge of the campaign's challenge, by name: images rated of images to rate,
+    ratings given and the last one's time; judges who never opened the page included."""
     counts = session.execute(
-        select(Judge.name, Trial.id, func.count(Candidate.id), func.count(Rating.id))
-        .join(Trial, Trial.judge_id == Judge.id).join(Candidate, Candidate.trial_id == Trial.id)
+        select(Trial.judge_id, Trial.id, func.count(Candidate.id), func.count(Rating.id),
+               func.max(Rating.rated_at))
+        .join(Candidate, Candidate.trial_id == Trial.id)
         .outerjoin(Rating, Rating.candidate_id == Candidate.id)
-        .where(Trial.campaign_id == campaign.id).group_by(Judge.name, Trial.id))
-    by_judge: dict[str, list[int]] = {}
-    for name, _trial, shown, rated in counts:
-        entry = by_judge.setdefault(name, [0, 0])
+        .where(Trial.campaign_id == campaign.id).group_by(Trial.judge_id, Trial.id))
+    by_judge: dict[int, list] = {}
+    for judge_id, _trial, shown, rated, last in counts:
+        entry = by_judge.setdefault(judge_id, [0, 0, 0, None])
         entry[0] += 1
         entry[1] += int(shown == rated)
-    return [{"judge": n, "trials": t, "rated": r} for n, (t, r) in sorted(by_judge.items())]
+        entry[2] += rated
+        if last is not None and (entry[3] is None or last > entry[3]):
+            entry[3] = last
+    judges = session.scalars(select(Judge).where(Judge.challenge_id == campaign.phase.challenge_id)
+                             .order_by(Judge.name))
+    expected = None
+    found = []
+    for judge in judges:
+        if judge.id in by_judge:
+            trials, rated, ratings, last = by_judge[judge.id]
+        else:
+            expected = expected_trials(campaign) if expected is None else expected
+            trials, rated, ratings, last = expected, 0, 0, None
+        found.append(JudgeProgress(judge.name, trials, rated, ratings, last,
+                                   judge.id in by_judge, judge.revoked_at is not None))
+    return found
 
 
 def progress(trials: list[Trial]) -> dict:

@@ -1,5 +1,6 @@
 // The rating viewer: synchronized zoom/pan over the input and every result, keyboard scoring,
-// each score POSTed at once (kept in localStorage and re-sent until the server has it).
+// each score POSTed at once (kept in localStorage and re-sent until the server has it), the
+// judges' guide to the scale and criteria, and a finished state once every image is rated.
 (function () {
   "use strict";
   const body = document.body;
@@ -9,6 +10,13 @@
   const views = document.getElementById("views");
   const PENDING_KEY = "raim-judge-pending:" + source;
   const ZOOM_STEP = 1.25, MIN_SCALE = 0.02, MAX_SCALE = 64;
+  const BRIEF_KEY = "raim-judge-brief-hidden";
+  // What each criterion asks and what its ends mean, from the page (#criteria-guide).
+  const GUIDE = {};
+  document.querySelectorAll("#criteria-guide > div").forEach((d) => {
+    GUIDE[d.dataset.name] = {title: d.dataset.title, low: d.dataset.low, high: d.dataset.high,
+                             question: d.dataset.question};
+  });
 
   let trials = [];
   let index = 0;
@@ -16,6 +24,8 @@
   let flicked = false;     // the selected result currently shows the input instead
   let view = null;         // {scale, x, y}, shared by every viewport
   let natural = null;      // {w, h} of the current trial's images
+  let finishedShown = false;
+  let fitted = false;      // the view is as fit() left it (a window resize fits again)
 
   // --- saving -------------------------------------------------------------------------
   function pending() {
@@ -57,9 +67,13 @@
       showSave("all saved", "saved");
     } finally { flushing = false; }
   }
-  function save(trial, label, score) {
+  function save(trial, candidate) {
+    // the overall score, with any criteria already chosen for this result
+    const item = {trial_id: trial.trial_id, scores: {[candidate.label]: candidate.score}};
+    const chosen = Object.entries(candidate.criteria || {}).filter(([, v]) => v !== null && v !== undefined);
+    if (chosen.length) { item.criteria = {[candidate.label]: Object.fromEntries(chosen)}; }
     const queue = pending();
-    queue.push({trial_id: trial.trial_id, scores: {[label]: score}});
+    queue.push(item);
     setPending(queue);
     showSave("saving…", "pending");
     flush();
@@ -78,8 +92,24 @@
   // --- progress -----------------------------------------------------------------------
   function setProgress(p) {
     if (!p) { return; }
-    document.getElementById("progress").textContent = p.rated + " / " + p.total + " rated";
+    const done = p.total > 0 && p.rated >= p.total;
+    document.getElementById("progress").textContent = p.rated + " / " + p.total + " rated" + (done ? " \u2713" : "");
     body.dataset.rated = p.rated;
+    body.dataset.finished = done ? "true" : "false";
+    if (done && mode === "rate" && !finishedShown) { showFinished(p.total); }
+  }
+  function showFinished(total) {
+    const box = document.getElementById("finished");
+    if (!box) { return; }
+    finishedShown = true;
+    document.getElementById("finished-count").textContent =
+      "You have rated all " + total + " image" + (total === 1 ? "" : "s") + ".";
+    box.hidden = false;
+    box.querySelector("button").focus();
+  }
+  function hideFinished() {
+    const box = document.getElementById("finished");
+    if (box) { box.hidden = true; }
   }
   function localProgress() {
     setProgress({rated: trials.filter((t) => t.rated).length, total: trials.length});
@@ -107,6 +137,7 @@
     const scale = Math.min(vp.clientWidth / natural.w, vp.clientHeight / natural.h);
     view = {scale: scale, x: (vp.clientWidth - natural.w * scale) / 2,
             y: (vp.clientHeight - natural.h * scale) / 2};
+    fitted = true;
     apply();
   }
   function zoomAt(factor, cx, cy) {
@@ -114,6 +145,7 @@
     const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, view.scale * factor));
     const k = scale / view.scale;
     view = {scale: scale, x: cx - (cx - view.x) * k, y: cy - (cy - view.y) * k};
+    fitted = false;
     apply();
   }
   function zoomCentre(factor) {
@@ -136,7 +168,7 @@
       let lastX = event.clientX, lastY = event.clientY;
       const move = (e) => {
         view.x += e.clientX - lastX; view.y += e.clientY - lastY;
-        lastX = e.clientX; lastY = e.clientY; apply();
+        lastX = e.clientX; lastY = e.clientY; fitted = false; apply();
       };
       const up = () => { vp.removeEventListener("pointermove", move); vp.removeEventListener("pointerup", up); };
       vp.addEventListener("pointermove", move);
@@ -174,21 +206,36 @@
     box.appendChild(row);
     if (trial.criteria.length) {
       const grid = el("div", {"class": "criteria"});
+      grid.addEventListener("click", (event) => event.stopPropagation());
       trial.criteria.forEach((name) => {
-        grid.appendChild(el("label", {"title": name}, name.slice(0, 4)));
-        const choice = el("select", {"data-criterion": name, "aria-label": candidate.label + " " + name});
+        const info = GUIDE[name] || {title: name, low: "worst", high: "best", question: ""};
+        const id = "criterion-" + candidate.label + "-" + name;
+        const cell = el("div", {"class": "criterion"});
+        cell.appendChild(el("label", {"for": id, "title": info.question}, info.title));
+        const choice = el("select", {"id": id, "data-criterion": name,
+                                     "aria-label": candidate.label + ": " + info.title + " (" + low + " " + info.low + ", " + high + " " + info.high + ")"});
         choice.appendChild(el("option", {"value": ""}, "—"));
-        for (let v = low; v <= high; v += 1) { choice.appendChild(el("option", {"value": String(v)}, String(v))); }
+        for (let v = low; v <= high; v += 1) {
+          const text = v === low ? v + " · " + info.low : v === high ? v + " · " + info.high : String(v);
+          choice.appendChild(el("option", {"value": String(v)}, text));
+        }
         const given = (candidate.criteria || {})[name];
         if (given !== undefined && given !== null) { choice.value = String(given); }
         choice.addEventListener("change", () => {
-          if (candidate.score === null || choice.value === "") { return; }
-          candidate.criteria = Object.assign({}, candidate.criteria, {[name]: Number(choice.value)});
-          saveCriterion(trial, candidate, name, Number(choice.value));
+          const value = choice.value === "" ? null : Number(choice.value);
+          candidate.criteria = Object.assign({}, candidate.criteria, {[name]: value});
+          if (value === null) { return; }
+          if (candidate.score === null || candidate.score === undefined) {
+            mark(candidate, box);  // kept here; sent with the overall score
+            return;
+          }
+          saveCriterion(trial, candidate, name, value);
         });
-        grid.appendChild(choice);
+        cell.appendChild(choice);
+        grid.appendChild(cell);
       });
       box.appendChild(grid);
+      box.appendChild(el("div", {"class": "chint"}, ""));
     }
     mark(candidate, box);
   }
@@ -196,7 +243,11 @@
     box.dataset.score = candidate.score === null || candidate.score === undefined ? "" : String(candidate.score);
     box.classList.toggle("rated", !!box.dataset.score);
     box.querySelectorAll(".scores button").forEach((b) => b.classList.toggle("on", b.dataset.score === box.dataset.score));
-    box.querySelectorAll(".criteria select").forEach((s) => { s.disabled = !box.dataset.score; });
+    const hint = box.querySelector(".chint");
+    if (hint) {
+      const waiting = !box.dataset.score && Object.values(candidate.criteria || {}).some((v) => v !== null && v !== undefined);
+      hint.textContent = waiting ? "Criteria are saved with the overall score: give it with the buttons or keys 1\u20130." : "";
+    }
   }
   function give(candidate, box, value) {
     const trial = trials[index];
@@ -204,7 +255,7 @@
     mark(candidate, box);
     trial.rated = trial.candidates.every((c) => c.score !== null && c.score !== undefined);
     localProgress();
-    save(trial, candidate.label, value);
+    save(trial, candidate);
   }
   function select(i) {
     const panels = candidatePanels();
@@ -230,7 +281,9 @@
   function show(i) {
     if (!trials.length) {
       views.innerHTML = "";
-      views.appendChild(el("div", {"class": "jdone"}, "Nothing to rate yet."));
+      views.appendChild(el("div", {"class": "jdone"}, mode === "rate"
+        ? "Nothing to rate right now: no rating campaign is open for you. The organisers will tell you when one opens."
+        : "This submission holds no images."));
       return;
     }
     index = Math.max(0, Math.min(trials.length - 1, i));
@@ -251,8 +304,12 @@
     body.dataset.trial = String(index);
     const first = views.querySelector(".viewport img");
     const ready = () => {
-      natural = {w: first.naturalWidth, h: first.naturalHeight};
-      if (!view) { fit(); } else { apply(); }
+      const size = {w: first.naturalWidth, h: first.naturalHeight};
+      const sameSize = natural && natural.w === size.w && natural.h === size.h;
+      natural = size;
+      // the same zoom and pan carry over to an image of the same size (to compare like with
+      // like); another size starts fitted and centred
+      if (!view || !sameSize) { fit(); } else { apply(); }
     };
     if (first.complete && first.naturalWidth) { ready(); } else { first.addEventListener("load", ready, {once: true}); }
     select(0);
@@ -262,6 +319,12 @@
   function onKey(event) {
     if (event.target.tagName === "SELECT" || event.ctrlKey || event.metaKey || event.altKey) { return; }
     const key = event.key;
+    if (event.target.tagName === "BUTTON" && (key === "Enter" || key === " ")) { return; }
+    const finished = document.getElementById("finished");
+    if (finished && !finished.hidden) {
+      if (key === "Escape") { hideFinished(); event.preventDefault(); }
+      return;
+    }
     const trial = trials[index];
     if (!trial) { return; }
     if (/^[a-zA-Z]$/.test(key)) {
@@ -287,14 +350,24 @@
     if (actions[key]) { event.preventDefault(); actions[key](); }
   }
   function toggleHelp() { const h = document.getElementById("help"); h.hidden = !h.hidden; }
+  function toggleBrief() {
+    const brief = document.getElementById("brief");
+    if (!brief) { return; }
+    brief.hidden = !brief.hidden;
+    try { localStorage.setItem(BRIEF_KEY, brief.hidden ? "1" : ""); } catch (e) { /* private mode */ }
+    fit();
+  }
+  function review() { hideFinished(); show(0); }
   document.addEventListener("keydown", onKey);
-  document.querySelectorAll(".jtools button").forEach((b) => b.addEventListener("click", () => {
+  document.querySelectorAll("button[data-action]").forEach((b) => b.addEventListener("click", () => {
     const act = {prev: () => show(index - 1), next: () => show(index + 1), fit: fit, actual: actualPixels,
       zoomin: () => zoomCentre(ZOOM_STEP), zoomout: () => zoomCentre(1 / ZOOM_STEP), flick: flick,
-      help: toggleHelp}[b.dataset.action];
+      help: toggleHelp, brief: toggleBrief, review: review}[b.dataset.action];
     if (act) { act(); b.blur(); }
   }));
-  window.addEventListener("resize", () => { if (view) { apply(); } });
+  const brief = document.getElementById("brief");
+  if (brief && localStorage.getItem(BRIEF_KEY)) { brief.hidden = true; }
+  window.addEventListener("resize", () => { if (fitted) { fit(); } else if (view) { apply(); } });
 
   // --- start --------------------------------------------------------------------------
   async function load() {
@@ -305,6 +378,12 @@
     }
     const data = await response.json();
     trials = data.trials;
+    if (trials.length) {
+      document.querySelectorAll(".scale-low").forEach((n) => { n.textContent = String(trials[0].scale[0]); });
+      document.querySelectorAll(".scale-high").forEach((n) => { n.textContent = String(trials[0].scale[1]); });
+      const criteria = document.querySelector(".jbrief-criteria");
+      if (criteria) { criteria.hidden = !trials[0].criteria.length; }
+    }
     // scores given while offline win over what the server had
     pending().forEach((item) => {
       const trial = trials.find((t) => t.trial_id === item.trial_id);

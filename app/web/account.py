@@ -21,9 +21,8 @@ from app.accounts import (
     teams_of,
     tokens_of,
 )
-from app.config import get_settings
 from app.csrf import STARTS_SESSION
-from app.deps import SessionDep
+from app.deps import SessionDep, base_url
 from app.errors import ApiError
 from app.lookups import by_id
 from app.models import ApiToken, User
@@ -127,7 +126,7 @@ def _account_page(request: Request, session: Session, user: User,
         "user": user, "section": "account", "teams": teams_of(session, user),
         "tokens": tokens_of(session, user), "min_password": MIN_PASSWORD_LENGTH,
         "password_error": password_error,
-        "new_token": new_token, "base_url": get_settings().base_url.rstrip("/")},
+        "new_token": new_token, "base_url": base_url(request)},
         status_code=status_code)
 
 

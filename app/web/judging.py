@@ -1,5 +1,6 @@
-"""Judging pages: the judge's sign-in link and rating page, the organiser's judging desk and
-image inspector, and the final results page (table, plots, CSV)."""
+"""Judging pages: the judge's sign-in link and rating page, the organiser's judging desk (finalists,
+campaigns with their progress, judges) and image inspector, and the final results page (table,
+plots, CSV)."""
 
 from __future__ import annotations
 
@@ -7,34 +8,42 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.accounts import AccountError, user_for_token
-from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
+from app.deps import BaseUrl, ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
 from app.errors import ApiError
-from app.judging import qualification
+from app.judging import qualification, results
 from app.judging.campaigns import (
     MAX_REPEAT_SHARE,
     CampaignError,
     CampaignOptions,
     add_judge,
-    close_campaign,
     is_judge,
     judges_of,
     latest_campaign,
+    new_link,
     open_campaign,
     open_campaign_of,
     parse_scale,
+    published_campaign,
+    rating_count,
+    reopen_campaign,
+    revoke_judge,
     sign_in_link,
 )
+from app.judging.models import Judge
 from app.judging.qualification import QualificationError
-from app.judging.results import visible_results
-from app.judging.trials import judge_progress
-from app.models import Challenge
+from app.judging.trials import CRITERIA_GUIDE, judge_progress
+from app.lookups import by_id
+from app.models import Challenge, Phase, Team
 from app.web.access import PAGE_ROUTES, OrganiserPage, SignedIn, Throttle, Viewer, sign_in
 from app.web.svg import mos_plot, spread_plot
-from app.web.templating import flash, render
+from app.web.templating import confirm_page, flash, render
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
+NEW_LINK_KEY = "judge_link"
 
 
 @router.get("/judge/sign-in/{token}")
@@ -61,7 +70,8 @@ def rating_page(request: Request, user: SignedIn, session: SessionDep) -> HTMLRe
         raise ApiError(403, "This page is for judges only.")
     return render(request, "judge/rate.html", {"user": None, "mode": "rate",
                                                "source": "/api/judge/trials",
-                                               "title": "Rate the restorations"})
+                                               "title": "Rate the restorations",
+                                               "guide": CRITERIA_GUIDE})
 
 
 @router.get("/organiser/submissions/{submission_id}/inspect", response_class=HTMLResponse)
@@ -71,47 +81,73 @@ def inspect_page(request: Request, user: OrganiserPage,
     return render(request, "judge/rate.html", {
         "user": user, "mode": "inspect",
         "source": f"/api/organiser/submissions/{submission.id}/inspect",
-        "title": f"Submission #{submission.id}"})
+        "title": f"Submission #{submission.id}", "guide": ()})
 
 
-def _desk_context(session: SessionDep, challenge: Challenge) -> dict:
+def _finalist_choices(session: Session, phase: Phase) -> list[dict]:
+    """The desk's finalist table: the proposal and the confirmed list together, ticked as the
+    list in force has them."""
+    proposed = qualification.proposed(session, phase)
+    confirmed = qualification.confirmed(session, phase)
+    in_force = {q.team for q in (confirmed or proposed)}
+    rows = {q.team: {"q": q, "proposed": True} for q in proposed}
+    for q in confirmed:
+        rows.setdefault(q.team, {"q": q, "proposed": False})["q"] = q
+    return sorted(({**row, "ticked": name in in_force} for name, row in rows.items()),
+                  key=lambda r: (r["q"].source_rank is None, r["q"].source_rank or 0,
+                                 r["q"].team))
+
+
+def _desk_context(session: Session, challenge: Challenge) -> dict:
     phases = []
     for phase in (p for p in challenge.phases if p.kind == "unpaired"):
         campaign = latest_campaign(session, phase)
+        published = published_campaign(session, phase)
         phases.append({
             "phase": phase, "campaign": campaign,
-            "proposed": qualification.proposed(session, phase),
             "confirmed": qualification.confirmed(session, phase),
+            "proposed": qualification.proposed(session, phase),
+            "choices": _finalist_choices(session, phase),
+            "ratings": rating_count(session, campaign) if campaign else 0,
+            "published": published,
+            "published_at": results.published_at(session, published) if published else None,
             "progress": judge_progress(session, campaign) if campaign else []})
-    return {"challenge": challenge, "phases": phases, "judges": judges_of(session, challenge)}
+    teams = list(session.scalars(select(Team.name).where(Team.challenge_id == challenge.id)
+                                 .order_by(Team.name)))
+    return {"challenge": challenge, "phases": phases, "judges": judges_of(session, challenge),
+            "team_names": teams}
 
 
 @router.get("/organiser/challenges/{challenge}/judging", response_class=HTMLResponse)
 def judging_desk(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
                  session: SessionDep) -> HTMLResponse:
     return render(request, "judge/desk.html", {"user": user, "section": "organiser",
-                                               "new_link": request.session.pop("judge_link", None),
+                                               "new_link": request.session.pop(NEW_LINK_KEY,
+                                                                               None),
                                                "max_repeat_share": MAX_REPEAT_SHARE,
                                                **_desk_context(session, challenge)})
 
 
-def _back(slug: str) -> RedirectResponse:
-    return RedirectResponse(f"/organiser/challenges/{slug}/judging", status_code=303)
+def _back(slug: str, anchor: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/organiser/challenges/{slug}/judging{anchor}", status_code=303)
 
 
 @router.post("/organiser/challenges/{challenge}/phases/{phase}/qualification")
 def confirm_finalists(request: Request, user: OrganiserPage, phase: PhaseFromPath,
-                      session: SessionDep,
-                      team: Annotated[list[str] | None, Form()] = None) -> RedirectResponse:
-    names = team or []
+                      session: SessionDep, team: Annotated[list[str] | None, Form()] = None,
+                      proposal: Annotated[str, Form()] = "") -> RedirectResponse:
+    """The ticked teams and any typed in "also admit" (an empty box is no team), or, with
+    ``proposal``, the leaderboard's proposal as it is."""
     slug = phase.challenge.slug
     try:
-        listed = qualification.confirm(session, phase, names, actor=user)
+        listed = qualification.confirm(session, phase, None if proposal else (team or []),
+                                       actor=user)
     except QualificationError as exc:
-        flash(request, "error", str(exc))
-        return _back(slug)
-    flash(request, "ok", f"{len(listed)} finalist(s) confirmed for “{phase.title}”.")
-    return _back(slug)
+        flash(request, "error", f"The finalists were not confirmed: {exc}.")
+        return _back(slug, f"#phase-{phase.slug}")
+    flash(request, "ok", f"{len(listed)} finalist(s) confirmed for “{phase.title}”: "
+                         f"{', '.join(q.team for q in listed)}.")
+    return _back(slug, f"#phase-{phase.slug}")
 
 
 @router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign")
@@ -131,9 +167,46 @@ async def start_campaign(request: Request, user: OrganiserPage, phase: PhaseFrom
         open_campaign(session, phase, options, actor=user)
     except (CampaignError, ValueError) as exc:
         flash(request, "error", f"The campaign was not opened: {exc}")
-        return _back(slug)
-    flash(request, "ok", f"Rating campaign opened on “{phase.title}”.")
-    return _back(slug)
+        return _back(slug, f"#phase-{phase.slug}")
+    flash(request, "ok", f"Rating campaign opened on “{phase.title}”. Invite judges below and "
+                         f"send each their link.")
+    return _back(slug, f"#phase-{phase.slug}")
+
+
+@router.get("/organiser/challenges/{challenge}/phases/{phase}/campaign/close",
+            response_class=HTMLResponse)
+def confirm_close(request: Request, user: OrganiserPage, phase: PhaseFromPath,
+                  session: SessionDep) -> HTMLResponse:
+    """Closing publishes: say what will happen, and warn about judges who rated nothing."""
+    campaign = open_campaign_of(session, phase)
+    if campaign is None:
+        raise ApiError(409, f"Phase “{phase.title}” has no open campaign to close.")
+    progress = judge_progress(session, campaign)
+    idle = [p.judge for p in progress if p.ratings == 0 and not p.revoked]
+    partial = [p for p in progress if 0 < p.rated < p.trials]
+    ratings = rating_count(session, campaign)
+    slug = phase.challenge.slug
+    points = [f"Judges can no longer rate or change a score in campaign {campaign.id}.",
+              "The final ranking is computed now and published on the challenge's "
+              "“Final ranking” page, for everyone to see.",
+              "You can reopen the campaign later: its ratings are kept, and the published "
+              "ranking stays until it closes again."]
+    warnings = []
+    if idle:
+        warnings.append(f"{len(idle)} judge(s) have not rated anything: {', '.join(idle)}.")
+    if partial:
+        warnings.append("Not finished: " + "; ".join(f"{p.judge} ({p.rated} of {p.trials} "
+                                                      f"images)" for p in partial) + ".")
+    if ratings == 0:
+        warnings.append("No rating has been given at all: nothing can be published.")
+    return confirm_page(
+        request, user, title=f"Close the campaign on “{phase.title}”?",
+        crumbs=[("Organiser", "/organiser"),
+                (phase.challenge.title, f"/organiser/challenges/{slug}"),
+                ("Judging", f"/organiser/challenges/{slug}/judging")],
+        points=points, warnings=warnings, progress=progress,
+        action=f"/organiser/challenges/{slug}/phases/{phase.slug}/campaign/close",
+        button="Close and publish", cancel=f"/organiser/challenges/{slug}/judging")
 
 
 @router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign/close")
@@ -141,34 +214,107 @@ def stop_campaign(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                   session: SessionDep) -> RedirectResponse:
     slug = phase.challenge.slug
     campaign = open_campaign_of(session, phase)
-    if campaign is not None:
-        close_campaign(session, campaign, actor=user)
-        flash(request, "ok", "Campaign closed; the final results can now be published.")
-    return _back(slug)
+    if campaign is None:
+        flash(request, "info", f"“{phase.title}” has no open campaign.")
+        return _back(slug)
+    closed = results.close(session, campaign, actor=user)
+    if closed.published:
+        flash(request, "ok", "Campaign closed; the final ranking is published.")
+    else:
+        flash(request, "error", f"Campaign closed, but nothing was published: {closed.reason}.")
+    return _back(slug, f"#phase-{phase.slug}")
+
+
+@router.post("/organiser/challenges/{challenge}/phases/{phase}/campaign/reopen")
+def reopen(request: Request, user: OrganiserPage, phase: PhaseFromPath,
+           session: SessionDep) -> RedirectResponse:
+    slug = phase.challenge.slug
+    try:
+        reopen_campaign(session, phase, actor=user)
+    except CampaignError as exc:
+        flash(request, "error", f"The campaign was not reopened: {exc}.")
+        return _back(slug)
+    flash(request, "ok", "Campaign reopened: judges carry on where they stopped; the published "
+                         "ranking stays until the campaign closes again.")
+    return _back(slug, f"#phase-{phase.slug}")
 
 
 @router.post("/organiser/challenges/{challenge}/judges")
 def invite_judge(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
-                 session: SessionDep, name: Annotated[str, Form()] = "",
+                 session: SessionDep, base: BaseUrl, name: Annotated[str, Form()] = "",
                  email: Annotated[str, Form()] = "") -> RedirectResponse:
     slug = challenge.slug
     try:
         judge, token = add_judge(session, challenge, name, email=email or None, actor=user)
     except (CampaignError, AccountError) as exc:
-        flash(request, "error", str(exc))
-        return _back(slug)
-    request.session["judge_link"] = {"judge": judge.name, "link": sign_in_link(token)}
-    return _back(slug)
+        flash(request, "error", f"The judge was not invited: {exc}.")
+        return _back(slug, "#judges")
+    request.session[NEW_LINK_KEY] = {"judge": judge.name, "link": sign_in_link(token, base),
+                                     "verb": "added"}
+    return _back(slug, "#judges")
+
+
+def _judge_of(session: Session, challenge: Challenge, judge_id: int) -> Judge:
+    judge = by_id(session, Judge, judge_id)
+    if judge is None or judge.challenge_id != challenge.id:
+        raise ApiError(404, f"No judge {judge_id} in challenge {challenge.slug}.")
+    return judge
+
+
+@router.post("/organiser/challenges/{challenge}/judges/{judge_id}/revoke")
+def revoke(request: Request, user: OrganiserPage, challenge: ChallengeFromPath, judge_id: int,
+           session: SessionDep) -> RedirectResponse:
+    judge = _judge_of(session, challenge, judge_id)
+    try:
+        revoke_judge(session, judge, actor=user)
+    except CampaignError as exc:
+        flash(request, "error", f"{exc}.")
+        return _back(challenge.slug, "#judges")
+    flash(request, "ok", f"Judge “{judge.name}” revoked: their link no longer works; the "
+                         f"ratings they gave are kept.")
+    return _back(challenge.slug, "#judges")
+
+
+@router.post("/organiser/challenges/{challenge}/judges/{judge_id}/link")
+def relink(request: Request, user: OrganiserPage, challenge: ChallengeFromPath, judge_id: int,
+           session: SessionDep, base: BaseUrl) -> RedirectResponse:
+    judge = _judge_of(session, challenge, judge_id)
+    token = new_link(session, judge, actor=user)
+    request.session[NEW_LINK_KEY] = {"judge": judge.name, "link": sign_in_link(token, base),
+                                     "verb": "has a new link"}
+    return _back(challenge.slug, "#judges")
+
+
+def _mos_points(body: dict) -> list[dict]:
+    """The final rows as the MOS plot draws them: the judges' scale, with the 95% interval."""
+    points = []
+    for row in body["rows"]:
+        mos, ci = row.get("mos"), row.get("mos_ci95")
+        points.append({"team": row["team"], "score": mos,
+                       "low": mos - ci if mos is not None and ci is not None else None,
+                       "high": mos + ci if mos is not None and ci is not None else None})
+    return points
 
 
 @router.get("/challenges/{challenge}/final", response_class=HTMLResponse)
 def final_page(request: Request, user: Viewer, challenge: ChallengeFromPath,
                session: SessionDep) -> HTMLResponse:
-    body = visible_results(session, user, challenge).to_json()
-    teams = [t for row in body["rows"] for t in body["subjective"]["teams"]
-             if t["team"] == row["team"]]
+    body = results.visible_results(session, user, challenge)
+    scale = body["method"].get("campaign", {}).get("scale") or [1, 10]
+    organiser = user is not None and user.is_organiser
+    campaign = body["method"].get("campaign", {})
+    published = None
+    if organiser and campaign.get("status") == "open":
+        phase = next((p for p in challenge.phases
+                      if p.slug == body["method"]["phases"]["subjective"]), None)
+        found = published_campaign(session, phase) if phase is not None else None
+        published = results.published_at(session, found) if found is not None else None
     return render(request, "judge/final.html", {
         "user": user, "section": "challenges", "challenge": challenge, "final": body,
-        "mos_plot": mos_plot(teams),
-        "spread_plot": spread_plot([r["team"] for r in body["rows"]], body["subjective"]["images"]),
+        "organiser": organiser, "published_at": published,
+        "mos_plot": mos_plot(_mos_points(body), scale=(scale[0], scale[1]),
+                             label=f"MOS per team on the judges' {scale[0]}-{scale[1]} scale, "
+                                   f"95% CI"),
+        "spread_plot": spread_plot([r["team"] for r in body["rows"]],
+                                   body["subjective"]["images"]),
     })

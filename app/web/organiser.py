@@ -1,9 +1,11 @@
-"""Organiser pages: challenges, bundle upload, phase visibility, rescoring, the queue dashboard."""
+"""Organiser pages: challenges, bundle upload, phase dates and visibility, rescoring (after a
+confirmation), the queue dashboard and the audit log."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,16 +13,18 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
+from app import audit
 from app import organiser as actions
 from app.bundles.load import BundleError, install_bundle
 from app.bundles.unpack import UnsafeBundle, unpack_bundle
 from app.config import get_settings
 from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
+from app.errors import ApiError
 from app.jobs import queue
 from app.jobs.broker import uses_broker
 from app.models import LEADERBOARD_VISIBILITY, User, utcnow
 from app.web.access import PAGE_ROUTES, OrganiserPage
-from app.web.templating import flash, render
+from app.web.templating import confirm_page, flash, render
 from app.web.views import challenge_summaries
 
 router = APIRouter(prefix="/organiser", include_in_schema=False, dependencies=PAGE_ROUTES)
@@ -101,6 +105,68 @@ def set_visibility(request: Request, user: OrganiserPage, phase: PhaseFromPath,
     return RedirectResponse(f"/organiser/challenges/{phase.challenge.slug}", status_code=303)
 
 
+DATE_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends (UTC here)
+
+
+def _form_time(value: str, field: str) -> datetime | None:
+    """A ``datetime-local`` field's value as UTC; empty means no date."""
+    text = value.strip()
+    if not text:
+        return None
+    for pattern in (DATE_FORMAT, DATE_FORMAT + ":%S"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise ApiError(400, f"{field} {text!r}: give a date and time as YYYY-MM-DDTHH:MM (UTC)")
+
+
+@router.get("/challenges/{challenge}/phases/{phase}", response_class=HTMLResponse)
+def phase_settings(request: Request, user: OrganiserPage, phase: PhaseFromPath) -> HTMLResponse:
+    """A phase's dates and leaderboard visibility, to edit."""
+    return render(request, "organiser/phase.html", {
+        "user": user, "section": "organiser", "challenge": phase.challenge, "phase": phase,
+        "visibilities": LEADERBOARD_VISIBILITY, "date_format": DATE_FORMAT})
+
+
+@router.post("/challenges/{challenge}/phases/{phase}")
+def save_phase_settings(request: Request, user: OrganiserPage, phase: PhaseFromPath,
+                        session: SessionDep, start: Annotated[str, Form()] = "",
+                        end: Annotated[str, Form()] = "",
+                        visibility: Annotated[str, Form()] = "") -> RedirectResponse:
+    changed = actions.update_phase(
+        session, phase, start=_form_time(start, "start"), end=_form_time(end, "end"),
+        leaderboard=visibility or None, actor=session.get_one(User, user.id))
+    if changed:
+        flash(request, "ok", f"“{phase.title}” saved: {', '.join(sorted(changed))} changed "
+                             f"(written to the audit log).")
+    else:
+        flash(request, "info", f"Nothing changed in “{phase.title}”.")
+    return RedirectResponse(f"/organiser/challenges/{phase.challenge.slug}#phase-{phase.slug}",
+                            status_code=303)
+
+
+@router.get("/challenges/{challenge}/phases/{phase}/rescore", response_class=HTMLResponse)
+def confirm_rescore_phase(request: Request, user: OrganiserPage,
+                          phase: PhaseFromPath, session: SessionDep) -> HTMLResponse:
+    """Rescoring a whole phase is long and changes its leaderboard: confirm it first."""
+    counts = actions.status_counts(session, phase)
+    finished = counts.get("scored", 0) + counts.get("failed", 0)
+    busy = counts.get("queued", 0) + counts.get("scoring", 0)
+    slug = phase.challenge.slug
+    return confirm_page(
+        request, user, title=f"Rescore every submission of “{phase.title}”?",
+        crumbs=[("Organiser", "/organiser"), (phase.challenge.title,
+                                              f"/organiser/challenges/{slug}")],
+        points=[f"{finished} finished submission(s) of this phase are queued and scored again "
+                f"with today's metrics, numerics and ground truth.",
+                "Each submission's previous results are copied into the audit log first.",
+                f"Submissions still queued or scoring ({busy}) are left as they are.",
+                "On a large phase this keeps the workers busy for a long time."],
+        action=f"/organiser/challenges/{slug}/phases/{phase.slug}/rescore",
+        button="Rescore the phase", cancel=f"/organiser/challenges/{slug}")
+
+
 @router.post("/challenges/{challenge}/phases/{phase}/rescore")
 def rescore_phase(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                   session: SessionDep) -> RedirectResponse:
@@ -132,3 +198,13 @@ def queue_page(request: Request, user: OrganiserPage, session: SessionDep) -> HT
         "user": user, "section": "organiser", "board": board,
         "active": actions.waiting_submissions(session),
         "failures": actions.recent_failures(session, RECENT_FAILURES), "broker": uses_broker()})
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, user: OrganiserPage, session: SessionDep, action: str = "",
+               target: str = "", page: int = 1) -> HTMLResponse:
+    """The audit log, newest first, filtered by action and target, 50 entries a page."""
+    found = audit.search(session, action=action, target=target, page=page)
+    return render(request, "organiser/audit.html", {
+        "user": user, "section": "organiser", "log": found, "action": action,
+        "target": target, "actions": audit.actions(session)})

@@ -103,13 +103,29 @@ def _frame(rows: int, low: float, high: float, label: str) -> tuple[list[str], o
     return parts, x, height
 
 
-def mos_plot(teams: list[dict]) -> Markup:
-    """One row per team (best first): a dot at its score, a bar over its 95% interval."""
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def mos_plot(teams: list[dict], *, scale: tuple[float, float] | None = None,
+             label: str = "Subjective score per team, 95% CI") -> Markup:
+    """One row per team (best first): a dot at its score, a bar over its 95% interval.
+
+    ``scale`` fixes the axis to the judges' scale (1-10, say) and cuts intervals at its ends;
+    teams without a score are left out.
+    """
+    teams = [t for t in teams if _finite(t["score"])]
     if not teams:
         return Markup("")
-    lows = [t["low"] if t["low"] is not None else t["score"] for t in teams]
-    highs = [t["high"] if t["high"] is not None else t["score"] for t in teams]
-    parts, x, _ = _frame(len(teams), min(lows), max(highs), "Subjective score per team, 95% CI")
+    lows = [t["low"] if _finite(t["low"]) else t["score"] for t in teams]
+    highs = [t["high"] if _finite(t["high"]) else t["score"] for t in teams]
+    if scale is None:
+        low, high = min(lows), max(highs)
+    else:  # no score leaves the scale: intervals are drawn up to its ends
+        low, high = scale
+        lows = [min(max(v, low), high) for v in lows]
+        highs = [min(max(v, low), high) for v in highs]
+    parts, x, _ = _frame(len(teams), low, high, label)
     for i, (team, low, high) in enumerate(zip(teams, lows, highs, strict=True)):
         y = FINAL_TOP + ROW * i + ROW / 2
         name = escape(team["team"])
@@ -124,13 +140,14 @@ def mos_plot(teams: list[dict]) -> Markup:
 
 def spread_plot(teams: list[str], images: list[dict]) -> Markup:
     """One row per team: a tick per image at that image's score, and the spread between them."""
-    values = [s["score"] for s in images if math.isfinite(s["score"])]
+    images = [s for s in images if _finite(s["score"])]
+    values = [s["score"] for s in images]
     if not teams or not values:
         return Markup("")
     parts, x, _ = _frame(len(teams), min(values), max(values), "Per-image scores per team")
     for i, team in enumerate(teams):
         y = FINAL_TOP + ROW * i + ROW / 2
-        mine = [s for s in images if s["team"] == team and math.isfinite(s["score"])]
+        mine = [s for s in images if s["team"] == team]
         parts.append(f'<text x="{FINAL_LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">'
                      f'{escape(team)}</text>')
         if mine:

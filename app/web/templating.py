@@ -87,3 +87,15 @@ def render(request: Request, name: str, context: dict[str, Any], *,
             "csrf_token": csrf_token(request),
             "flashes": [tuple(item) for item in request.session.pop(FLASH_KEY, [])]}
     return templates.TemplateResponse(request, name, page, status_code=status_code)
+
+
+def confirm_page(request: Request, user: Any, *, title: str, crumbs: list[tuple[str, str]],
+                 points: list[str], action: str, button: str, cancel: str,
+                 warnings: list[str] | None = None, progress: list | None = None) -> HTMLResponse:
+    """The confirmation step before an action that cannot be undone lightly: what will happen,
+    any warnings, and a form that POSTs to ``action`` (no script needed, so it works under the
+    Content-Security-Policy and without JavaScript)."""
+    return render(request, "organiser/confirm.html", {
+        "user": user, "section": "organiser", "title": title, "crumbs": crumbs,
+        "points": points, "warnings": warnings or [], "progress": progress or [],
+        "action": action, "button": button, "cancel": cancel})

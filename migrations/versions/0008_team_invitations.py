@@ -1,7 +1,7 @@
 """Team invitations: single-use, expiring, revocable links to join a team.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007_judging_results
 Create Date: 2026-12-08
 
 (Numbered 0008 because another branch adds 0007; when both are merged, this one revises 0007.)
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007_judging_results"
 branch_labels = None
 depends_on = None
 

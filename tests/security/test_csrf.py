@@ -66,6 +66,10 @@ def arena(settings: Settings, sample_set) -> Arena:
 def path_values(arena: Arena) -> dict[str, str]:
     """A real value for each path parameter, so that a request that passes the guard reaches
     a real row."""
+    from app.judging.campaigns import add_judge
+    from app.lookups import find_challenge
+    from app.models import TeamMember
+
     submission = scored_submission(arena.phase_id, arena.team_ids["alpha"], {"001": 20.0})
     with session_scope() as session:
         organiser = session.scalars(select(User).where(User.email == ORGANISER)).one()
@@ -74,9 +78,15 @@ def path_values(arena: Arena) -> dict[str, str]:
         team = session.get_one(Team, arena.team_ids["alpha"])
         made = invitations.invite(session, team, team.members[0].user)
         invitation_id, code = made.invitation.id, made.code
+        judge, _ = add_judge(session, find_challenge(session, arena.challenge), "csrf judge")
+        judge_id = judge.id
+        member = session.scalars(select(TeamMember.user_id).where(
+            TeamMember.team_id == arena.team_ids["beta"])).first()
     return {"challenge": arena.challenge, "phase": arena.phase,
             "submission_id": str(submission), "token_id": str(spare_id),
-            "invitation_id": str(invitation_id), "code": code}
+            "invitation_id": str(invitation_id), "code": code,
+            "judge_id": str(judge_id), "team_id": str(arena.team_ids["beta"]),
+            "user_id": str(member)}
 
 
 @pytest.fixture

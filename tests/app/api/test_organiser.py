@@ -133,3 +133,36 @@ def test_queue_dashboard_counts_states_and_lists_workers(client, arena, good_zip
     assert entry["worker"] == "gpu-host-1:42"
     assert entry["jobs"][0]["submission_id"] == ids[1]
     assert entry["jobs"][0]["progress"] == {"done": 1, "total": 3}
+
+
+def test_phase_dates_and_visibility_are_patched_and_audited(client, arena):
+    url = "/api/organiser/challenges/raim-test/phases/validation"
+    answer = client.patch(url, headers=arena.auth("organiser"),
+                          json={"end": "2024-03-15T12:00:00+02:00", "leaderboard": "hidden"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["end"].startswith("2024-03-15T10:00:00") and body["leaderboard"] == "hidden"
+    assert body["changed"]["leaderboard"] == ["public", "hidden"]
+    assert body["start"] is None  # left out: unchanged
+    naive = client.patch(url, headers=arena.auth("organiser"), json={"start": "2024-01-01T00:00"})
+    assert naive.json()["start"].startswith("2024-01-01T00:00:00") and naive.json()["end"]
+    backwards = client.patch(url, headers=arena.auth("organiser"),
+                             json={"start": "2024-04-01T00:00:00Z"})
+    assert backwards.status_code == 400 and "must come after the start" in backwards.json()["detail"]
+    assert client.patch(url, headers=arena.auth("alpha"), json={}).status_code == 403
+    with session_scope() as session:
+        assert len(session.scalars(select(AuditLog).where(
+            AuditLog.action == "phase.update")).all()) == 2
+
+
+def test_teams_and_audit_log_are_listed(client, arena):
+    teams = client.get("/api/organiser/challenges/raim-test/teams",
+                       headers=arena.auth("organiser")).json()
+    assert [t["name"] for t in teams] == ["alpha", "beta"]
+    assert teams[0]["members"][0].startswith("team-raim-test-alpha")
+    client.post("/api/organiser/challenges/raim-test/phases/validation/leaderboard",
+                headers=arena.auth("organiser"), json={"visibility": "private"})
+    log = client.get("/api/organiser/audit?action=phase.", headers=arena.auth("organiser")).json()
+    assert log["total"] == 1 and log["entries"][0]["action"] == "phase.leaderboard"
+    assert log["entries"][0]["actor"] == "organiser@example.org"
+    assert client.get("/api/organiser/audit", headers=arena.auth("alpha")).status_code == 403

@@ -1,4 +1,5 @@
-"""Opening and closing campaigns through the organiser API, and who may see the final results."""
+"""Opening, closing and reopening campaigns through the organiser API, who may see the final
+results, and judges' links revoked and renewed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tests.app.judging.world import (
     add_judges,
     close_final,
     open_campaign,
+    rate_everything,
     submit_finals,
 )
 
@@ -80,3 +82,127 @@ def test_results_published_when_campaign_closes(world: World, client: TestClient
                        json={"trial_id": trials[0]["trial_id"], "scores": {"A": 1}})
     assert late.status_code == 409 and "closed" in late.json()["detail"]
     assert client.get("/api/judge/trials", headers=auth).json()["trials"] == []
+
+
+def published_rows(client: TestClient) -> list[dict]:
+    answer = client.get("/api/challenges/raim-judged/final")
+    assert answer.status_code == 200, answer.text
+    return answer.json()["rows"]
+
+
+def test_closing_and_reopening_never_loses_published_results_or_ratings(
+        world: World, client: TestClient) -> None:
+    submit_finals(world, client)
+    close_final()
+    open_campaign(world, client, repeats=0, method={"bootstrap_samples": 20})
+    tokens = list(add_judges(world, client, 2).values())
+    given = sum(rate_everything(world, client, t, judge=j) for j, t in enumerate(tokens))
+    closed = client.post(CAMPAIGN + "/close", headers=world.auth("organiser")).json()
+    assert closed["status"] == "closed" and closed["published"] is True
+    assert [p["ratings"] for p in closed["progress"]] == [given // 2, given // 2]  # kept
+    first = published_rows(client)
+    assert len(first) == len(world.teams)
+
+    # a second campaign on the same phase would replace the published results: refused
+    again = client.post(CAMPAIGN, headers=world.auth("organiser"), json={})
+    assert again.status_code == 409
+    detail = again.json()["detail"]
+    assert "already has published results" in detail and f"{given} ratings" in detail
+    assert "reopen campaign" in detail
+    assert published_rows(client) == first
+
+    # reopening keeps every rating; the public keeps the published ranking meanwhile
+    reopened = client.post(CAMPAIGN + "/reopen", headers=world.auth("organiser"))
+    assert reopened.status_code == 200 and reopened.json()["status"] == "open"
+    assert reopened.json()["id"] == closed["id"]
+    auth = {"Authorization": f"Bearer {tokens[0]}"}
+    trials = client.get("/api/judge/trials", headers=auth).json()
+    assert trials["progress"]["rated"] == trials["progress"]["total"]  # carries on, all rated
+    flipped = {c["label"]: 11 - c["score"] for c in trials["trials"][0]["candidates"]}
+    assert client.post("/api/judge/ratings", headers=auth, json={
+        "trial_id": trials["trials"][0]["trial_id"], "scores": flipped}).status_code == 200
+    assert published_rows(client) == first  # the public still reads the published ranking
+    organiser = client.get("/api/challenges/raim-judged/final", headers=world.auth("organiser"))
+    assert organiser.json()["method"]["campaign"]["status"] == "open"  # provisional, current
+    assert organiser.json()["rows"] != first
+
+    # closing again publishes the current ratings
+    assert client.post(CAMPAIGN + "/close", headers=world.auth("organiser")).json()["published"]
+    republished = published_rows(client)
+    assert republished == organiser.json()["rows"] and republished != first
+    listing = client.get(CAMPAIGN, headers=world.auth("organiser")).json()
+    assert sum(p["ratings"] for p in listing["progress"]) == given
+
+
+def test_a_closed_campaign_without_ratings_never_hides_published_results(
+        world: World, client: TestClient) -> None:
+    """Even if a later campaign exists (made before this rule, say) and closes with no rating,
+    the public keeps reading the last published results."""
+    from app.db import session_scope
+    from app.judging.models import Campaign
+    from app.models import Phase, utcnow
+
+    submit_finals(world, client)
+    close_final()
+    open_campaign(world, client, repeats=0, method={"bootstrap_samples": 20})
+    rate_everything(world, client, next(iter(add_judges(world, client, 1).values())))
+    client.post(CAMPAIGN + "/close", headers=world.auth("organiser"))
+    first = published_rows(client)
+    with session_scope() as session:
+        phase = session.query(Phase).filter(Phase.slug == "final").one()
+        session.add(Campaign(phase_id=phase.id, status="closed", method={}, closed_at=utcnow()))
+    assert published_rows(client) == first
+
+
+def test_a_campaign_closed_without_ratings_may_be_replaced(world: World,
+                                                           client: TestClient) -> None:
+    submit_finals(world, client)
+    close_final()
+    open_campaign(world, client, scale="1-5")
+    closed = client.post(CAMPAIGN + "/close", headers=world.auth("organiser")).json()
+    assert closed["published"] is False
+    assert closed["not_published_because"] == "no ratings have been given yet"
+    assert client.get("/api/challenges/raim-judged/final").status_code == 409
+    assert open_campaign(world, client, scale="1-10")["scale"] == [1, 10]
+
+
+def test_reopen_needs_a_closed_campaign(world: World, client: TestClient) -> None:
+    submit_finals(world, client)
+    close_final()
+    none = client.post(CAMPAIGN + "/reopen", headers=world.auth("organiser"))
+    assert none.status_code == 409 and "no campaign to reopen" in none.json()["detail"]
+    open_campaign(world, client)
+    busy = client.post(CAMPAIGN + "/reopen", headers=world.auth("organiser"))
+    assert busy.status_code == 409 and "already has an open campaign" in busy.json()["detail"]
+
+
+def test_revoked_judge_link_stops_and_a_new_link_restores(world: World,
+                                                          client: TestClient) -> None:
+    submit_finals(world, client)
+    close_final()
+    open_campaign(world, client, repeats=0)
+    token = add_judges(world, client, 1)["judge 00"]
+    auth = {"Authorization": f"Bearer {token}"}
+    rated = rate_everything(world, client, token, limit=2)
+    total = client.get("/api/judge/trials", headers=auth).json()["progress"]["total"]
+    judges = "/api/organiser/challenges/raim-judged/judges"
+    revoked = client.post(f"{judges}/revoke", headers=world.auth("organiser"),
+                          json={"name": "judge 00"})
+    assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+    assert client.get("/api/judge/trials", headers=auth).status_code == 401
+    assert client.get(f"/judge/sign-in/{token}", follow_redirects=False).status_code == 404
+    again = client.post(f"{judges}/revoke", headers=world.auth("organiser"),
+                        json={"name": "judge 00"})
+    assert again.status_code == 409 and "already revoked" in again.json()["detail"]
+    unknown = client.post(f"{judges}/link", headers=world.auth("organiser"),
+                          json={"name": "nobody"})
+    assert unknown.status_code == 409 and "judges: 'judge 00'" in unknown.json()["detail"]
+
+    link = client.post(f"{judges}/link", headers=world.auth("organiser"),
+                       json={"name": "judge 00"})
+    assert link.status_code == 201
+    assert link.json()["link"] == f"http://testserver/judge/sign-in/{link.json()['token']}"
+    fresh = {"Authorization": f"Bearer {link.json()['token']}"}
+    assert client.get("/api/judge/trials", headers=fresh).json()["progress"]["total"] == total
+    listed = client.get(CAMPAIGN, headers=world.auth("organiser")).json()["progress"]
+    assert listed[0]["ratings"] == rated == 2 and listed[0]["revoked"] is False  # kept

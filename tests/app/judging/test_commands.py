@@ -50,3 +50,43 @@ def test_finalists_and_campaign_open(finals: World, capsys: pytest.CaptureFixtur
 def test_campaign_open_unknown_phase(finals: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["campaign", "open", finals.challenge, "nope"]) == 2
     assert "no phase 'nope'" in capsys.readouterr().err
+
+
+def test_judge_links_use_raim_base_url_without_a_request(finals: World,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from app.config import get_settings
+
+    monkeypatch.setenv("RAIM_BASE_URL", "https://arena.example.org/raim/")
+    get_settings.cache_clear()
+    assert main(["judge", "add", "Ada", "--challenge", finals.challenge]) == 0
+    link = capsys.readouterr().out.strip().splitlines()[-1].split()[-1]
+    assert link.startswith("https://arena.example.org/raim/judge/sign-in/raim_")
+    assert main(["judge", "link", "Ada", "--challenge", finals.challenge]) == 0
+    renewed = capsys.readouterr().out.strip().splitlines()[-1].split()[-1]
+    assert renewed.startswith("https://arena.example.org/raim/judge/sign-in/raim_")
+    with TestClient(make_app()) as client:  # the first link no longer works, the new one does
+        assert client.get(urlsplit(link).path.removeprefix("/raim"),
+                          follow_redirects=False).status_code == 404
+        assert client.get(urlsplit(renewed).path.removeprefix("/raim"),
+                          follow_redirects=False).status_code == 303
+    assert main(["judge", "revoke", "Ada", "--challenge", finals.challenge]) == 0
+    assert "their ratings are kept" in capsys.readouterr().out
+    assert main(["judge", "revoke", "Ada", "--challenge", finals.challenge]) == 2
+    assert "already revoked" in capsys.readouterr().err
+
+
+def test_campaign_reopen_and_no_second_campaign_over_published_results(
+        finals: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.app.judging.world import add_judges, rate_everything
+
+    assert main(["campaign", "open", finals.challenge, "final", "--repeats", "0",
+                 "--bootstrap", "20"]) == 0
+    with TestClient(make_app()) as client:
+        rate_everything(finals, client, next(iter(add_judges(finals, client, 1).values())))
+    assert main(["campaign", "close", finals.challenge, "final"]) == 0
+    assert "final results published" in capsys.readouterr().out
+    assert main(["campaign", "open", finals.challenge, "final"]) == 2
+    assert "already has published results" in capsys.readouterr().err
+    assert main(["campaign", "reopen", finals.challenge, "final"]) == 0
+    assert "ratings kept" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""Judging pages: the results page (table, plots, CSV), the organiser's desk and image inspector."""
+"""Judging pages: the results page (table, plots, CSV), the organiser's desk (finalists, closing
+after a confirmation, judges' links) and image inspector."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import csv
 import io
 import re
 import shutil
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -74,7 +75,8 @@ def test_desk_invites_judge_with_link(rated: World, client: TestClient) -> None:
                           headers={**HTML, **rated.auth("organiser")},
                           data={"csrf_token": csrf, "name": "guest judge"})
     assert invited.status_code == 200  # followed the redirect back to the desk
-    link = re.search(r'<pre id="judge-link">([^<]+)</pre>', invited.text).group(1)  # type: ignore[union-attr]
+    link = re.search(r'<code id="judge-link">([^<]+)</code>', invited.text).group(1)  # type: ignore[union-attr]
+    assert link.startswith("http://testserver/judge/sign-in/")  # the address the organiser used
     signed = client.get(urlsplit(link).path, follow_redirects=False)
     assert signed.status_code == 303 and signed.headers["location"] == "/judge"
 
@@ -145,3 +147,112 @@ def test_inspector_shows_ground_truth_of_paired_phase(settings, sample_set,  # t
     for label, folder in (("result", sample_set.pred), ("ground truth", sample_set.gt),
                           ("input", sample_set.lq)):
         assert (shown[label] == decode((folder / "001.png").read_bytes())).all(), label
+
+
+def desk_post(world: World, client: TestClient, path: str, data: dict | list) -> str:
+    """POST a desk form as the organiser's browser does; the text of the page it leads to."""
+    organiser = {**HTML, **world.auth("organiser")}
+    desk = client.get(f"/organiser/challenges/{world.challenge}/judging", headers=organiser)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', desk.text).group(1)  # type: ignore[union-attr]
+    fields = [("csrf_token", csrf), *(data.items() if isinstance(data, dict) else data)]
+    answer = client.post(path, headers={**organiser, "Content-Type":
+                                        "application/x-www-form-urlencoded"},
+                         content="&".join(f"{k}={quote_plus(v)}" for k, v in fields),
+                         follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return client.get(answer.headers["location"], headers=organiser).text
+
+
+def confirmed_teams() -> list[str]:
+    from app.db import session_scope
+    from app.judging import qualification
+    from app.lookups import find_phase
+
+    with session_scope() as session:
+        phase = find_phase(session, "raim-judged", "final")
+        return sorted(q.team for q in qualification.confirmed(session, phase))
+
+
+def test_desk_confirms_the_proposal_with_the_empty_also_admit_box(world: World,
+                                                                   client: TestClient) -> None:
+    path = f"/organiser/challenges/{world.challenge}/phases/final/qualification"
+    ticked = [("team", t) for t in world.teams] + [("team", "")]  # the box posts team=""
+    page = desk_post(world, client, path, ticked)
+    assert f"{len(world.teams)} finalist(s) confirmed" in page and "no team named" not in page
+    assert confirmed_teams() == sorted(world.teams)
+
+
+def test_desk_confirms_with_one_team_changed_then_the_proposal_again(world: World,
+                                                                     client: TestClient) -> None:
+    path = f"/organiser/challenges/{world.challenge}/phases/final/qualification"
+    dropped = world.teams[-1]
+    changed = [("team", t) for t in world.teams[:-1]] + [("team", world.outsider)]
+    page = desk_post(world, client, path, changed)
+    assert f"{len(world.teams)} finalist(s) confirmed" in page
+    assert confirmed_teams() == sorted([*world.teams[:-1], world.outsider])
+    # the dropped team is still listed, unticked, so that it can be ticked again
+    assert re.search(rf'<input type="checkbox" name="team" value="{dropped}"\s+aria-label', page)
+    assert re.search(rf'value="{world.outsider}" checked', page)
+    page = desk_post(world, client, path, {"proposal": "1"})
+    assert confirmed_teams() == sorted(world.teams)
+    assert "finalist(s) confirmed" in page
+
+
+def test_desk_refuses_to_confirm_no_team(world: World, client: TestClient) -> None:
+    path = f"/organiser/challenges/{world.challenge}/phases/final/qualification"
+    page = desk_post(world, client, path, [("team", "  ")])
+    assert "The finalists were not confirmed: no team chosen" in page
+    assert confirmed_teams() == []
+
+
+def test_closing_asks_first_and_warns_about_judges_who_rated_nothing(world: World,
+                                                                     client: TestClient) -> None:
+    from tests.app.judging.world import rate_everything
+
+    submit_finals(world, client)
+    close_final()
+    open_campaign(world, client, repeats=0, method={"bootstrap_samples": 20})
+    tokens = add_judges(world, client, 2)
+    rate_everything(world, client, tokens["judge 00"])
+    organiser = {**HTML, **world.auth("organiser")}
+    close = f"/organiser/challenges/{world.challenge}/phases/final/campaign/close"
+    desk = client.get(f"/organiser/challenges/{world.challenge}/judging", headers=organiser)
+    assert f'href="{close}">Close the campaign' in desk.text  # a link to the confirmation
+    confirm = client.get(close, headers=organiser)
+    assert confirm.status_code == 200 and confirm.template.name == "organiser/confirm.html"  # type: ignore[attr-defined]
+    assert "1 judge(s) have not rated anything: judge 01." in confirm.text
+    assert "published" in confirm.text and f'action="{close}"' in confirm.text
+    assert client.get("/api/organiser/challenges/raim-judged/phases/final/campaign",
+                      headers=world.auth("organiser")).json()["status"] == "open"
+    page = desk_post(world, client, close, {})
+    assert "Campaign closed; the final ranking is published." in page
+    # progress is kept after closing, with the last activity
+    assert re.search(r"judge 00</td>\s*<td class=\"num\"[^>]*>4 / 4</td>", page)
+    assert "has not opened the page" in page and "Reopen the campaign" in page
+    assert client.get(f"/challenges/{world.challenge}/final").status_code == 200
+    # reopened: the desk and the organiser's results say what the public still reads
+    page = desk_post(world, client, close.replace("/close", "/reopen"), {})
+    assert "Campaign reopened" in page and "results published" in page
+    assert "Close the campaign" in page and "Open campaign" not in page
+    results = client.get(f"/challenges/{world.challenge}/final", headers=organiser).text
+    assert "Provisional:" in results and "The public sees the ranking published" in results
+    assert "Provisional:" not in client.get(f"/challenges/{world.challenge}/final",
+                                            headers=HTML).text
+
+
+def test_desk_revokes_a_judge_and_issues_a_new_link(world: World, client: TestClient) -> None:
+    from app.db import session_scope
+    from app.judging.models import Judge
+
+    token = add_judges(world, client, 1)["judge 00"]
+    with session_scope() as session:
+        judge_id = session.query(Judge).one().id
+    base = f"/organiser/challenges/{world.challenge}/judges/{judge_id}"
+    page = desk_post(world, client, f"{base}/revoke", {})
+    assert "Judge “judge 00” revoked" in page and "revoked" in page
+    assert client.get(f"/judge/sign-in/{token}", follow_redirects=False).status_code == 404
+    page = desk_post(world, client, f"{base}/link", {})
+    link = re.search(r'<code id="judge-link">([^<]+)</code>', page).group(1)  # type: ignore[union-attr]
+    assert "has a new link" in page and link.startswith("http://testserver/judge/sign-in/")
+    signed = client.get(urlsplit(link).path, follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == "/judge"

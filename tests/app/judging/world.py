@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -103,14 +104,19 @@ def team_zip(world: World, team: str, folder: Path) -> Path:
 
 
 def build_world(root: Path, *, finalists: int = 10, images: int = 4, size: int = 112,
-                objective: list[float] | None = None) -> World:
+                objective: list[float] | None = None,
+                input_sizes: dict[str, tuple[int, int]] | None = None) -> World:
     """Challenge ``raim-judged``: validation (paired, ended) and final (unpaired, still open).
 
     Images are 112x112, the smallest round size the metrics accept (104 after the 4-pixel
-    crop, for NIQE), so the same sample set could also be scored.
+    crop, for NIQE), so the same sample set could also be scored. ``input_sizes`` gives some
+    final inputs another (width, height), by stem.
     """
     ensure_schema()
     samples = write_sample_set(root / "samples", count=images, size=size)
+    for stem, (width, height) in (input_sizes or {}).items():
+        path = samples.lq / f"{stem}.png"
+        cv2.imwrite(str(path), cv2.resize(cv2.imread(str(path)), (width, height)))
     settings = get_settings()
     with session_scope() as session:
         challenge = Challenge(slug=SLUG, title="RAIM judged", formula=RAIM_2024.to_dict(),
@@ -193,3 +199,31 @@ def open_campaign(world: World, client: TestClient, **options: object) -> dict:
     if answer.status_code != 201:
         raise AssertionError(answer.text)
     return answer.json()
+
+
+def rate_everything(world: World, client: TestClient, token: str, *, judge: int = 0,
+                    limit: int | None = None) -> int:
+    """One judge rates every result through the API, or only the first ``limit`` results, as a
+    person would: the better team, the higher score (1.5 points a level), a bias of their own
+    (judge ``judge`` is ``0.5 * (judge % 3)`` points harsher) and an opinion of each result
+    (normal, 0.8 points; seeded by judge, image and team). Returns how many were rated."""
+    auth = {"Authorization": f"Bearer {token}"}
+    given = 0
+    for trial in client.get("/api/judge/trials", headers=auth).json()["trials"]:
+        scores = {}
+        for candidate in trial["candidates"]:
+            if limit is not None and given >= limit:
+                break
+            stem, team = world.team_of_pixels(
+                client.get(candidate["image_url"], headers=auth).content)
+            assert team is not None
+            opinion = np.random.default_rng([judge, sum(map(ord, stem)), world.level(team)])
+            value = 9 - 1.5 * world.level(team) - 0.5 * (judge % 3) + opinion.normal(0, 0.8)
+            scores[candidate["label"]] = int(min(10, max(1, round(value))))
+            given += 1
+        if scores:
+            answer = client.post("/api/judge/ratings", headers=auth,
+                                 json={"trial_id": trial["trial_id"], "scores": scores})
+            if answer.status_code != 200:
+                raise AssertionError(answer.text)
+    return given

@@ -156,3 +156,16 @@ def test_signing_in_again_revokes_the_browsers_previous_session(client):
         live = session.scalars(select(BrowserSession)
                                .where(BrowserSession.revoked_at.is_(None))).all()
     assert len(live) == 1 and client.cookies.get("raim_session") != first
+
+
+def test_account_curl_commands_use_the_address_the_browser_used(settings):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(background=False), base_url="http://arena.example:8123") as other:
+        make_user("ann@example.org")
+        sign_in(other, "ann@example.org")
+        page = other.get("/account", headers=HTML).text
+    assert '"http://arena.example:8123/score?wait=600"' in page
+    assert "127.0.0.1:8000" not in page

@@ -147,3 +147,85 @@ def test_challenge_page_counts_results_scored_with_older_numerics(client, arena,
     with session_scope() as session:
         session.get_one(Submission, old).versions = {"numerics": NUMERICS_VERSION}
     assert "older numerics" not in client.get("/organiser/challenges/raim-test", headers=HTML).text
+
+
+def test_organiser_pages_link_judging_teams_and_the_audit_log(client, arena, organiser):
+    index = client.get("/organiser", headers=HTML).text
+    assert 'href="/organiser/audit"' in index and 'href="/organiser/challenges/raim-test"' in index
+    page = client.get("/organiser/challenges/raim-test", headers=HTML).text
+    for href in ("/organiser/challenges/raim-test/judging", "/organiser/challenges/raim-test/teams",
+                 "/organiser/challenges/raim-test/phases/validation"):
+        assert f'href="{href}"' in page, href
+
+
+def test_phase_dates_and_visibility_are_edited_in_the_page_and_audited(client, arena, organiser):
+    page = client.get("/organiser/challenges/raim-test/phases/validation", headers=HTML)
+    assert page.status_code == 200 and 'type="datetime-local"' in page.text
+    response = post_form(client, "/organiser/challenges/raim-test/phases/validation",
+                         {"start": "2024-02-01T00:00", "end": "2024-03-15T12:30",
+                          "visibility": "private"})
+    assert response.status_code == 303
+    assert client.get(response.headers["location"], headers=HTML).text.count("changed") == 1
+    with session_scope() as session:
+        phase = session.get_one(Phase, arena.phase_id)
+        assert phase.end.isoformat() == "2024-03-15T12:30:00+00:00"
+        assert phase.leaderboard == "private"
+        log = session.scalar(select(AuditLog).where(AuditLog.action == "phase.update"))
+        assert log.details["end"] == [None, "2024-03-15T12:30:00+00:00"]
+        assert log.details["leaderboard"] == ["public", "private"]
+    cleared = post_form(client, "/organiser/challenges/raim-test/phases/validation",
+                        {"start": "", "end": "", "visibility": "private"})
+    assert cleared.status_code == 303
+    with session_scope() as session:
+        assert session.get_one(Phase, arena.phase_id).end is None
+
+
+def test_phase_dates_out_of_order_or_malformed_are_refused(client, arena, organiser):
+    backwards = post_form(client, "/organiser/challenges/raim-test/phases/validation",
+                          {"start": "2024-03-01T00:00", "end": "2024-02-01T00:00"})
+    assert backwards.status_code == 400 and "must come after the start" in backwards.text
+    garbled = post_form(client, "/organiser/challenges/raim-test/phases/validation",
+                        {"start": "next tuesday"})
+    assert garbled.status_code == 400 and "next tuesday" in garbled.text and "YYYY-MM-DD" in garbled.text
+    with session_scope() as session:
+        assert session.scalar(select(AuditLog).where(AuditLog.action == "phase.update")) is None
+
+
+def test_rescore_phase_asks_first(client, arena, organiser):
+    scored_submission(arena.phase_id, arena.team_ids["alpha"], {"001": 50.0})
+    page = client.get("/organiser/challenges/raim-test", headers=HTML).text
+    confirm_url = "/organiser/challenges/raim-test/phases/validation/rescore"
+    assert f'href="{confirm_url}"' in page  # the button leads to the confirmation
+    confirm = client.get(confirm_url, headers=HTML)
+    assert confirm.status_code == 200 and "1 finished submission(s)" in confirm.text
+    assert f'action="{confirm_url}"' in confirm.text and "Rescore the phase" in confirm.text
+    with session_scope() as session:  # asking changes nothing
+        assert session.scalar(select(Submission.status)) == "scored"
+
+
+def test_audit_log_page_filters_and_pages(client, arena, organiser):
+    from app.audit import PAGE_SIZE, record
+
+    with session_scope() as session:
+        for i in range(PAGE_SIZE + 5):
+            record(session, "phase.update", f"phase:raim-test/p{i}", {"i": i})
+        record(session, "team.rename", "team:raim-test/alpha", {"from": "a", "to": "alpha"})
+    first = client.get("/organiser/audit", headers=HTML)
+    assert first.status_code == 200 and "Page 1 of 2" in first.text
+    assert "team:raim-test/alpha" in first.text  # newest first
+    second = client.get("/organiser/audit?page=2", headers=HTML)
+    assert "Page 2 of 2" in second.text and "phase:raim-test/p0<" in second.text
+    only = client.get("/organiser/audit?action=team.rename", headers=HTML)
+    assert only.context["log"].total == 1 and "team:raim-test/alpha" in only.text
+    prefix = client.get("/organiser/audit?action=team.", headers=HTML)
+    assert prefix.context["log"].total == 1
+    target = client.get("/organiser/audit?target=p1", headers=HTML)
+    assert target.context["log"].total == 1 + 10  # p1, p10..p19
+    odd = client.get("/organiser/audit?target=%25_", headers=HTML)
+    assert odd.status_code == 200 and odd.context["log"].total == 0  # LIKE wildcards are text
+
+
+def test_audit_log_page_is_for_organisers_only(client, arena):
+    make_user("ann@example.org", team="alpha", challenge=arena.challenge)
+    sign_in(client, "ann@example.org")
+    assert client.get("/organiser/audit", headers=HTML).status_code == 403
