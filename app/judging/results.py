@@ -308,6 +308,17 @@ def published_at(session: Session, campaign: Campaign) -> datetime | None:
     return None if row is None else row.published_at
 
 
+def may_see_results(session: Session, user: User | None, chosen: FinalSetup) -> bool:
+    """Organisers always; judges never; everyone else once results are published on the phase
+    (the campaign is closed, or an earlier one's results stand while it is reopened)."""
+    if user is not None and user.is_organiser:
+        return True
+    if user is not None and is_judge(session, user):
+        return False
+    return chosen.campaign.status == "closed" or \
+        last_published(session, chosen.subjective) is not None
+
+
 def visible_results(session: Session, user: User | None, challenge: Challenge) -> dict:
     """The final results JSON as this viewer may see it; ApiError 403, 404 or 409 otherwise.
 

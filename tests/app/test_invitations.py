@@ -131,9 +131,9 @@ def test_a_judge_of_the_challenge_may_not_join_one_of_its_teams(session, challen
     session.add(Judge(challenge_id=challenge.id, user_id=bob.id, name="Judge Bob"))
     session.flush()
     made = invitations.invite(session, team, ann)
-    with pytest.raises(accounts.AccountError, match="judge of challenge raim"):
+    with pytest.raises(accounts.AccountError, match="judges challenge raim"):
         invitations.join(session, made.code, bob)
-    with pytest.raises(accounts.AccountError, match="judge of challenge raim"):
+    with pytest.raises(accounts.AccountError, match="judges challenge raim"):
         invitations.admit(session, team, bob, via="raim team add")
 
 
