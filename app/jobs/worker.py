@@ -29,6 +29,7 @@ from app.db import session_scope
 from app.evaluation import Evaluation, build_scorer, evaluate, inventory
 from app.jobs import queue
 from app.jobs.sweeper import queued_ids, sweep, worker_name
+from app.leaderboard import results_stored
 from app.models import ImageResult, Phase, Submission, utcnow
 from app.storage import dataset_dir, upload_file
 from metrics.images import InvalidInput
@@ -145,6 +146,7 @@ def store_results(job: Job, evaluation: Evaluation | None) -> bool:
         else:
             sub.notes = ["unpaired phase: no objective score; judged by people"]
         sub.status, sub.finished_at, sub.error = "scored", utcnow(), None
+        results_stored(session, sub)
         return True
 
 
