@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import HeldResult, LeaderboardEntry, Phase, Submission, Team
@@ -131,44 +131,56 @@ def phase_entries(session: Session, phase: Phase, *, until: datetime | None = No
 
 def _picks(session: Session, phase_id: int, rank_by: str, *, until: datetime | None = None,
            team_id: int | None = None) -> list[Entry]:
-    """The window query: every standing submission, numbered per team by the rule, first kept.
+    """One entry per team: its pick among its scored submissions or its held results."""
+    found = [*_window(session, phase_id, rank_by, held=False, until=until, team_id=team_id),
+             *_window(session, phase_id, rank_by, held=True, until=until, team_id=team_id)]
+    by_team: dict[int, list[Entry]] = {}
+    for entry in found:
+        by_team.setdefault(entry.team_id, []).append(entry)
+    return [_pick(entries, rank_by) for entries in by_team.values()]
+
+
+def _window(session: Session, phase_id: int, rank_by: str, *, held: bool,
+            until: datetime | None, team_id: int | None) -> list[Entry]:
+    """Each team's first submission by the rule, numbered per team by a window function, among
+    either its scored submissions (numbered from ix_submissions_leaderboard alone, without
+    reading the rows) or those standing with held results (few: only while a rescore runs or
+    after it failed; found by their phase).
 
     Columns are named one by one (no whole entity), so that migration 0007 can run it
     against the schema of its day.
     """
-    scored = Submission.status == "scored"
-    score = case((scored, Submission.score), else_=HeldResult.score)
-    mean = case((scored, Submission.mean), else_=HeldResult.mean)
+    if held:
+        score, mean = HeldResult.score, HeldResult.mean
+        base = select(HeldResult.submission_id.label("id")).join(
+            Submission, Submission.id == HeldResult.submission_id)
+        conditions = [HeldResult.phase_id == phase_id, Submission.status != "scored"]
+    else:
+        score, mean = Submission.score, Submission.mean
+        base = select(Submission.id.label("id"))
+        conditions = [Submission.phase_id == phase_id, Submission.status == "scored",
+                      Submission.score.is_not(None)]
     if rank_by == "latest":
         order = (Submission.created_at.desc(), Submission.id.desc())
     else:
         order = (score.desc(), Submission.created_at, Submission.id)
-    conditions = [Submission.phase_id == phase_id, score.is_not(None)]
     if until is not None:
         conditions.append(Submission.created_at <= until)
     if team_id is not None:
         conditions.append(Submission.team_id == team_id)
-    picks = (
-        select(
-            Submission.id.label("id"),
-            Submission.team_id.label("team_id"),
-            Submission.status.label("status"),
-            score.label("score"),
-            mean.label("mean"),
-            Submission.created_at.label("created_at"),
-            func.row_number().over(partition_by=Submission.team_id, order_by=order).label("pick"),
-        )
-        .outerjoin(HeldResult, HeldResult.submission_id == Submission.id)
-        .where(*conditions)
-        .subquery()
-    )
+    picks = base.add_columns(
+        func.row_number().over(partition_by=Submission.team_id, order_by=order).label("pick"),
+    ).where(*conditions).subquery()
     query = (
-        select(picks.c.id, picks.c.team_id, Team.name, picks.c.status, picks.c.score,
-               picks.c.mean, picks.c.created_at)
-        .join(Team, Team.id == picks.c.team_id)
+        select(Submission.id, Submission.team_id, Team.name, Submission.status, score, mean,
+               Submission.created_at)
+        .join(picks, picks.c.id == Submission.id)
+        .join(Team, Team.id == Submission.team_id)
         .where(picks.c.pick == 1)
     )
-    return [Entry(*row, held=row.status != "scored") for row in session.execute(query)]
+    if held:
+        query = query.join(HeldResult, HeldResult.submission_id == Submission.id)
+    return [Entry(*row, held=held) for row in session.execute(query)]
 
 
 def phase_leaderboard(session: Session, phase: Phase) -> list[Row]:
@@ -228,8 +240,8 @@ def hold_for_rescore(session: Session, sub: Submission) -> None:
     if sub.status != "scored" or sub.score is None:
         return
     session.execute(delete(HeldResult).where(HeldResult.submission_id == sub.id))
-    session.execute(insert(HeldResult).values(submission_id=sub.id, score=sub.score,
-                                              mean=sub.mean))
+    session.execute(insert(HeldResult).values(submission_id=sub.id, phase_id=sub.phase_id,
+                                              score=sub.score, mean=sub.mean))
 
 
 def rebuild(session: Session, phase: Phase) -> int:

@@ -304,6 +304,10 @@ class HeldResult(Base):
 
     submission_id: Mapped[int] = mapped_column(
         ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    # The submission's phase, so that a leaderboard finds its held results by index without
+    # reading every submission of the phase.
+    phase_id: Mapped[int] = mapped_column(
+        ForeignKey("phases.id", ondelete="CASCADE"), index=True)
     score: Mapped[float] = mapped_column(Float)
     mean: Mapped[dict[str, Any] | None]
 

@@ -34,12 +34,16 @@ def upgrade() -> None:
     op.create_table(
         HELD,
         sa.Column("submission_id", sa.Integer(), nullable=False),
+        sa.Column("phase_id", sa.Integer(), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
         _json("mean"),
         sa.ForeignKeyConstraint(["submission_id"], ["submissions.id"], ondelete="CASCADE",
                                 name=op.f(f"fk_{HELD}_submission_id_submissions")),
+        sa.ForeignKeyConstraint(["phase_id"], ["phases.id"], ondelete="CASCADE",
+                                name=op.f(f"fk_{HELD}_phase_id_phases")),
         sa.PrimaryKeyConstraint("submission_id", name=op.f(f"pk_{HELD}")),
     )
+    op.create_index(op.f(f"ix_{HELD}_phase_id"), HELD, ["phase_id"])
     op.create_table(
         LINES,
         sa.Column("phase_id", sa.Integer(), nullable=False),
@@ -66,4 +70,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f(f"ix_{LINES}_team_id"), table_name=LINES)
     op.drop_table(LINES)
+    op.drop_index(op.f(f"ix_{HELD}_phase_id"), table_name=HELD)
     op.drop_table(HELD)
