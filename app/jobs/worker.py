@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -194,11 +196,28 @@ def score_submission(submission_id: int, *, worker: str | None = None,
     return Outcome.SCORED if store_results(job, evaluation) else Outcome.SKIPPED
 
 
+# The embedded worker shares the web process's cores: its thread, and every thread it starts
+# (torch's intra-op threads, the scorer's pool) inherit this nice value, so that requests run
+# first and scoring takes the CPU they leave (bench/web_bench.py, bench/RESULTS.md).
+LOCAL_WORKER_NICE = 19
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Give the calling thread (and the threads it will start) this nice value (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError as exc:  # a container may forbid it: scoring still works, just not niced
+        log.warning("could not lower the local worker's priority: %s", exc)
+
+
 class LocalWorker:
     """The embedded worker of ``raim serve`` without a broker: a thread scoring queued rows.
 
     It runs the same ``score_submission`` as Celery workers, one job at a time, taking
     the oldest queued row; ``queue.enqueue`` wakes it, and it sweeps stuck rows itself.
+    It runs at the lowest CPU priority (LOCAL_WORKER_NICE), so the web stays fast.
     """
 
     def __init__(self, settings: Settings):
@@ -225,6 +244,7 @@ class LocalWorker:
         return not self._thread.is_alive()
 
     def _loop(self) -> None:
+        lower_thread_priority(LOCAL_WORKER_NICE)
         next_sweep = 0.0
         while not self._stop.is_set():
             try:
