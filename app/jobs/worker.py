@@ -196,9 +196,9 @@ def score_submission(submission_id: int, *, worker: str | None = None,
     return Outcome.SCORED if store_results(job, evaluation) else Outcome.SKIPPED
 
 
-# The embedded worker shares the web process's cores: its thread, and every thread it starts
-# (torch's intra-op threads, the scorer's pool) inherit this nice value, so that requests run
-# first and scoring takes the CPU they leave (bench/web_bench.py, bench/RESULTS.md).
+# The embedded worker shares the web process's cores: once its models are loaded, its thread,
+# and every thread it starts (torch's intra-op threads, the scorer's pool), run at this nice
+# value, so that requests run first and scoring takes the CPU they leave (bench/RESULTS.md).
 LOCAL_WORKER_NICE = 19
 
 
@@ -217,7 +217,9 @@ class LocalWorker:
 
     It runs the same ``score_submission`` as Celery workers, one job at a time, taking
     the oldest queued row; ``queue.enqueue`` wakes it, and it sweeps stuck rows itself.
-    It runs at the lowest CPU priority (LOCAL_WORKER_NICE), so the web stays fast.
+    Before its first job it loads the metric models at normal priority, then scores at the
+    lowest (LOCAL_WORKER_NICE), so the web stays fast. (Loading is mostly Python holding the
+    GIL: a niced thread doing it on a busy machine stalled requests for up to 1.6 s.)
     """
 
     def __init__(self, settings: Settings):
@@ -225,6 +227,7 @@ class LocalWorker:
         self.name = worker_name("local")
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._niced = False
         self._thread = threading.Thread(target=self._loop, name="raim-local-worker", daemon=True)
 
     def start(self) -> None:
@@ -244,7 +247,6 @@ class LocalWorker:
         return not self._thread.is_alive()
 
     def _loop(self) -> None:
-        lower_thread_priority(LOCAL_WORKER_NICE)
         next_sweep = 0.0
         while not self._stop.is_set():
             try:
@@ -262,5 +264,9 @@ class LocalWorker:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             return
+        if not self._niced:
+            scorer(self.settings)
+            lower_thread_priority(LOCAL_WORKER_NICE)
+            self._niced = True
         if score_submission(ids[0], worker=self.name, settings=self.settings) is Outcome.RETRY:
             self._stop.wait(RETRY_DELAY_SECONDS)

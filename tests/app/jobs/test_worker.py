@@ -3,7 +3,6 @@
 import os
 import sys
 import threading
-import time
 
 import pytest
 from sqlalchemy import select
@@ -110,20 +109,29 @@ def _nice() -> int:
 
 
 @LINUX_ONLY
-def test_local_worker_thread_runs_at_the_lowest_priority(migrated):
-    """The embedded worker shares the web's cores: its thread yields to the requests'."""
+def test_local_worker_loads_models_at_normal_priority_then_scores_at_the_lowest(
+        migrated, monkeypatch):
+    """The embedded worker shares the web's cores: it scores at the lowest priority, but loads
+    its models first at the normal one (a niced thread holding the GIL stalls requests)."""
     before = _nice()
+    seen: dict[str, int] = {}
+    scored = threading.Event()
+    monkeypatch.setattr(worker, "queued_ids", lambda limit=None: [] if scored.is_set() else [1])
+    monkeypatch.setattr(worker, "scorer", lambda settings: seen.setdefault("loading", _nice()))
+
+    def score(submission_id, **kwargs):  # type: ignore[no-untyped-def]
+        seen["scoring"] = _nice()
+        scored.set()
+        return worker.Outcome.SKIPPED
+
+    monkeypatch.setattr(worker, "score_submission", score)
     local = worker.LocalWorker(get_settings())
     local.start()
     try:
-        tid = local._thread.native_id
-        for _ in range(200):  # it lowers itself first thing
-            if os.getpriority(os.PRIO_PROCESS, tid) == worker.LOCAL_WORKER_NICE:
-                break
-            time.sleep(0.01)
-        assert os.getpriority(os.PRIO_PROCESS, tid) == worker.LOCAL_WORKER_NICE
+        assert scored.wait(timeout=30)
     finally:
         assert local.stop(timeout=10)
+    assert seen == {"loading": before, "scoring": max(before, worker.LOCAL_WORKER_NICE)}
     assert _nice() == before  # the thread that started it (the web's) is untouched
 
 
