@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -217,6 +218,7 @@ def main() -> int:
     parser.add_argument("--database-url", help="default: SQLite in a temporary data dir")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="raim-web-bench-"))
     env = {**os.environ, "RAIM_DATA_DIR": str(tmp / "data"),
            "RAIM_SECRET_KEY": "bench-secret-key-not-for-production-use",
@@ -295,6 +297,7 @@ def main() -> int:
 
             upload = tmp / "big.zip"
             big_zip(upload, args.upload_mb)
+            upload_mb = upload.stat().st_size / 2**20
             sampler = RssSampler(server.pid)
             baseline = sampler.peak
             sampler.start()
@@ -312,6 +315,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        shutil.rmtree(tmp, ignore_errors=True)  # the database, the jobs and a 1 GB zip
 
     print(f"{'measure':<44}{'value':>14}")
     print("-" * 58)
@@ -321,10 +325,12 @@ def main() -> int:
         ("leaderboard GET p50 / p95 / p99 (ms)", spread(board_ms)),
         ("timed while scoring: status / leaderboard", f"{status_busy} / {board_busy}"),
         ("scoring jobs after the timed requests", job_state),
-        (f"upload of {upload.stat().st_size / 2**20:.0f} MB: answer", f"{answer.status_code}"),
+        (f"upload of {upload_mb:.0f} MB: answer", f"{answer.status_code}"),
         ("upload time (s)", f"{upload_seconds:.1f}"),
         ("server RSS before upload (MB)", f"{baseline / 2**20:.0f}"),
         ("server RSS growth during upload (MB)", f"{growth_mb:.1f}"),
+        ("load average 1 min: at start / at end", f"{load_before[0]:.1f} / {os.getloadavg()[0]:.1f}"),
+        ("CPU cores", str(os.cpu_count())),
     ]
     for name, value in rows:
         print(f"{name:<44}{value:>14}")
