@@ -4,11 +4,12 @@ What it does, all against a real `raim serve` subprocess on 127.0.0.1:
 1. loads a one-phase challenge bundle made from real photographs, adds teams with tokens;
 2. stores N scored submissions (default 10,000) with per-image results straight into the
    database, then `raim db rebuild-leaderboards` (as after any import that bypasses the service);
-3. submits real scorable zips (--jobs) so that the embedded worker is scoring in the same
+3. streams a 1 GB upload to POST /score and samples the server's RSS every 20 ms (before any
+   scoring, whose memory would count as the upload's);
+4. submits real scorable zips (--jobs) so that the embedded worker is scoring in the same
    process, then times GET /api/submissions/{id} and the leaderboard API (sequential
    keep-alive requests, the team's token), reporting p50/p95/p99 and how many of the timed
-   requests overlapped scoring (from the jobs' started/finished times);
-4. streams a 1 GB upload to POST /score and samples the server's RSS every 20 ms.
+   requests overlapped scoring (from the jobs' started/finished times).
 Prints a table; the last line is `web p95 X ms (status), Y ms (leaderboard); upload RSS +Z MB`.
 Exits non-zero when a target is missed (p95 >= 50 ms, RSS growth >= 100 MB), or when fewer
 than 90 % of the timed requests overlapped scoring (then it did not measure the web under load).
@@ -260,6 +261,21 @@ def main() -> int:
             lines = len(client.get(board_url).json()["rows"])
             if lines != args.teams:
                 sys.exit(f"the leaderboard has {lines} rows, not one per team ({args.teams})")
+            # The upload first, while nothing else moves the server's RSS (a scoring job would).
+            upload = tmp / "big.zip"
+            big_zip(upload, args.upload_mb)
+            upload_mb = upload.stat().st_size / 2**20
+            sampler = RssSampler(server.pid)
+            baseline = sampler.peak
+            sampler.start()
+            started = time.perf_counter()
+            with upload.open("rb") as handle:
+                answer = client.post("/score", headers=auth, files={"file": ("big.zip", handle)})
+            upload_seconds = time.perf_counter() - started
+            sampler.stop.set()
+            sampler.join()
+            growth_mb = (sampler.peak - baseline) / 2**20
+            upload.unlink()
             # Real scoring jobs in the same process while we measure.
             job = tmp / "job.zip"
             with zipfile.ZipFile(job, "w") as zf:
@@ -294,20 +310,6 @@ def main() -> int:
             states = [client.get(f"/api/submissions/{i}", headers=auth).json()["status"]
                       for i in job_ids]
             job_state = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
-
-            upload = tmp / "big.zip"
-            big_zip(upload, args.upload_mb)
-            upload_mb = upload.stat().st_size / 2**20
-            sampler = RssSampler(server.pid)
-            baseline = sampler.peak
-            sampler.start()
-            started = time.perf_counter()
-            with upload.open("rb") as handle:
-                answer = client.post("/score", headers=auth, files={"file": ("big.zip", handle)})
-            upload_seconds = time.perf_counter() - started
-            sampler.stop.set()
-            sampler.join()
-            growth_mb = (sampler.peak - baseline) / 2**20
     finally:
         server.terminate()
         try:
