@@ -219,7 +219,7 @@ class LocalWorker:
     the oldest queued row; ``queue.enqueue`` wakes it, and it sweeps stuck rows itself.
     Before its first job it loads the metric models at normal priority, then scores at the
     lowest (LOCAL_WORKER_NICE), so the web stays fast. (Loading is mostly Python holding the
-    GIL: a niced thread doing it on a busy machine stalled requests for up to 1.6 s.)
+    GIL: a niced thread doing it on a busy machine stalled requests for over a second.)
     """
 
     def __init__(self, settings: Settings):
