@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import browser_sessions, security
+from app import browser_sessions, last_use, security
 from app.judging.conflicts import team_refusal
+from app.last_use import Credential
 from app.models import ApiToken, Challenge, Team, TeamMember, User, utcnow
 
 TEAM_EMAIL_DOMAIN = "teams.local"
@@ -100,16 +102,35 @@ def create_token(session: Session, user: User, name: str = "") -> tuple[ApiToken
     return row, token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """The owner of a valid, unrevoked token (its last use is recorded), else None."""
+def find_token(session: Session, token: str, *, now: datetime | None = None) -> Credential | None:
+    """The owner of a valid, unrevoked token, else None. Reads only; ``stale`` says whether
+    its last use is due to be recorded (``record_token_use``, at most once a minute)."""
     if not security.looks_like_token(token):
         return None
-    row = session.scalar(select(ApiToken).where(
-        ApiToken.token_hash == security.hash_token(token), ApiToken.revoked_at.is_(None)))
-    if row is None:
+    found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(
+        ApiToken.token_hash == security.hash_token(token),
+        ApiToken.revoked_at.is_(None))).one_or_none()
+    if found is None:
         return None
-    row.last_used_at = utcnow()
-    return row.user
+    row, user = found
+    return Credential(user=user, row_id=row.id,
+                      stale=last_use.is_stale(row.last_used_at, now or utcnow()))
+
+
+def record_token_use(session: Session, row_id: int, *, now: datetime | None = None) -> None:
+    """Write the token's last_used_at (callers do it only when ``Credential.stale``)."""
+    last_use.record(session, ApiToken.last_used_at, row_id, now=now)
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The owner of a valid, unrevoked token, else None; its use is recorded in this session
+    when due (callers that must not write look it up with ``find_token``)."""
+    found = find_token(session, token)
+    if found is None:
+        return None
+    if found.stale:
+        record_token_use(session, found.row_id)
+    return found.user
 
 
 def tokens_of(session: Session, user: User) -> list[ApiToken]:

@@ -10,27 +10,17 @@ Nothing here knows HTTP: app.deps and app.web.access carry the id in and out of 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from app import last_use
+from app.last_use import Credential
 from app.models import BrowserSession, User, utcnow
 from app.security import hash_token
 
 SESSION_ID_BYTES = 32
-# last_seen_at is written at most this often per session, not on every request.
-TOUCH_INTERVAL = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """A live session's user, and whether its last_seen_at is due for an update."""
-
-    user: User
-    row_id: int
-    stale: bool
 
 
 def start(session: Session, user: User, *, max_age_seconds: int) -> str:
@@ -49,8 +39,10 @@ def start(session: Session, user: User, *, max_age_seconds: int) -> str:
     return session_id
 
 
-def resolve(session: Session, session_id: str, *, now: datetime | None = None) -> Resolved | None:
-    """The user of a live session (not revoked, not expired), else None. Reads only."""
+def resolve(session: Session, session_id: str, *,
+            now: datetime | None = None) -> Credential | None:
+    """The user of a live session (not revoked, not expired), else None. Reads only; ``stale``
+    says whether last_seen_at is due to be written (app.last_use: at most once a minute)."""
     now = now or utcnow()
     found = session.execute(select(BrowserSession, User).join(User).where(
         BrowserSession.id_hash == hash_token(session_id), BrowserSession.revoked_at.is_(None),
@@ -58,13 +50,12 @@ def resolve(session: Session, session_id: str, *, now: datetime | None = None) -
     if found is None:
         return None
     row, user = found
-    return Resolved(user=user, row_id=row.id, stale=now - row.last_seen_at >= TOUCH_INTERVAL)
+    return Credential(user=user, row_id=row.id, stale=last_use.is_stale(row.last_seen_at, now))
 
 
-def touch(session: Session, row_id: int) -> None:
-    """Record that the session was seen now (callers do it only when ``Resolved.stale``)."""
-    session.execute(update(BrowserSession).where(BrowserSession.id == row_id)
-                    .values(last_seen_at=utcnow()))
+def touch(session: Session, row_id: int, *, now: datetime | None = None) -> None:
+    """Record that the session was seen (callers do it only when ``Credential.stale``)."""
+    last_use.record(session, BrowserSession.last_seen_at, row_id, now=now)
 
 
 def revoke(session: Session, session_id: str) -> None:

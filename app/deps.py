@@ -13,9 +13,10 @@ and then write: ``BEGIN IMMEDIATE`` on SQLite, so that another writer cannot sli
 A caller is identified by ``Authorization: Bearer <token>`` (scripts) or by the signed
 session cookie ``raim_session`` (browsers; key ``sid``, a server-side session id resolved by
 app.browser_sessions: revoked or expired means anonymous), in a short transaction of its
-own. The request's session depends on that, so it always opens afterwards: on SQLite a
-transaction that has read cannot write once another connection has committed, and an
-immediate one would block the caller lookup.
+own that only reads. The credential's time of last use is written at most once a minute
+(app.last_use), in a second, write-only transaction. The request's session depends on that,
+so it always opens afterwards: on SQLite a transaction that has read cannot write once
+another connection has committed, and an immediate one would block the caller lookup.
 
 Path lookups (``ChallengeFromPath``, ``PhaseFromPath``, ``SubmissionFromPath``) read the
 ``{challenge}``, ``{phase}`` and ``{submission_id}`` path parameters through app.lookups, in
@@ -34,7 +35,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from app import browser_sessions
-from app.accounts import team_ids, user_for_token
+from app.accounts import find_token, record_token_use, team_ids
 from app.db import session_scope
 from app.errors import ApiError
 from app.judging.campaigns import is_judge
@@ -64,21 +65,18 @@ def optional_user(request: Request) -> User | None:
         return None
     if token is None:
         return _session_user(request, session_id)
-    # Immediate: the token lookup writes last_used_at after reading (see module notes).
-    with session_scope(immediate=True) as session:
-        user = user_for_token(session, token)
-        if user is None:
-            raise ApiError(401, "invalid or revoked API token",
-                           headers={"WWW-Authenticate": "Bearer"})
-        return user
+    with session_scope() as session:
+        found = find_token(session, token)
+    if found is None:
+        raise ApiError(401, "invalid or revoked API token", headers={"WWW-Authenticate": "Bearer"})
+    if found.stale:
+        with session_scope() as session:
+            record_token_use(session, found.row_id)
+    return found.user
 
 
 def _session_user(request: Request, session_id: str) -> User | None:
-    """The user of the cookie's live browser session; a dead one is dropped from the cookie.
-
-    last_seen_at is written at most once a minute, in a write-only transaction of its own (on
-    SQLite a transaction that has read may not write once another connection has committed).
-    """
+    """The user of the cookie's live browser session; a dead one is dropped from the cookie."""
     with session_scope() as session:
         found = browser_sessions.resolve(session, session_id)
     if found is None:

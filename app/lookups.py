@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from app.errors import ApiError
 from app.models import Base, Challenge, Phase, Submission
@@ -39,7 +39,8 @@ def find_challenge(session: Session, slug: str) -> Challenge:
 def find_phase(session: Session, challenge: str, phase: str) -> Phase:
     """The phase named by its challenge's slug and its own; 404 naming both when absent."""
     found = session.scalar(select(Phase).join(Challenge)
-                           .where(Challenge.slug == challenge, Phase.slug == phase))
+                           .where(Challenge.slug == challenge, Phase.slug == phase)
+                           .options(contains_eager(Phase.challenge)))  # read with the phase
     if found is None:
         raise ApiError(404, f"no phase {phase!r} in challenge {challenge!r}")
     return found

@@ -313,10 +313,48 @@ class Submission(Base):
         cascade="all, delete-orphan", passive_deletes=True)
 
 
-# Leaderboards pick each team's best scored submission with a window function
+# Rebuilding a leaderboard picks each team's best scored submission with a window function
 # (app/leaderboard.py); this index hands the rows over already in that order.
 Index("ix_submissions_leaderboard", Submission.phase_id, Submission.status, Submission.team_id,
       Submission.score.desc(), Submission.created_at, Submission.id)
+
+
+class HeldResult(Base):
+    """The score and means a submission had when an organiser queued it for rescoring.
+
+    The leaderboard ranks them until the rescore stores new results (which delete this row);
+    if the rescore fails they stay, flagged (docs/service.md, "Rescoring").
+    """
+
+    __tablename__ = "held_results"
+
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    # The submission's phase, so that a leaderboard finds its held results by index without
+    # reading every submission of the phase.
+    phase_id: Mapped[int] = mapped_column(
+        ForeignKey("phases.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    mean: Mapped[dict[str, Any] | None]
+
+
+class LeaderboardEntry(Base):
+    """A team's line on a phase's leaderboard: the submission its rule picks, with that pick's
+    score, means and time, kept by app.leaderboard in the transaction that changes them."""
+
+    __tablename__ = "leaderboard_entries"
+
+    phase_id: Mapped[int] = mapped_column(
+        ForeignKey("phases.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True, index=True)
+    # No foreign key: on PostgreSQL its check would share-lock the picked submission, which
+    # another worker storing that team's results may hold FOR UPDATE while it waits for the
+    # team lock this line's writer holds (a deadlock). Lines go with their phase or team.
+    submission_id: Mapped[int] = mapped_column(Integer, unique=True)
+    score: Mapped[float] = mapped_column(Float)
+    mean: Mapped[dict[str, Any] | None]
+    submitted_at: Mapped[datetime]
 
 
 class ImageResult(Base):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.audit import record
 from app.errors import ApiError
 from app.intake.views import submission_view
+from app.leaderboard import hold_for_rescore
 from app.models import LEADERBOARD_VISIBILITY, Challenge, ImageResult, Phase, Submission, Team, User, utcnow
 from metrics.numerics import NUMERICS_VERSION
 from metrics.registry import METRIC_NAMES
@@ -28,11 +29,15 @@ CSV_COLUMNS = ("submission_id", "challenge", "phase", "team", "user", "status", 
 
 
 def reset_for_rescore(session: Session, sub: Submission, actor: User) -> bool:
-    """Queue ``sub`` again after copying its results into the audit log; False if in flight."""
+    """Queue ``sub`` again after copying its results into the audit log; False if in flight.
+
+    Its leaderboard line keeps its results until the new ones are stored (app.leaderboard).
+    """
     if sub.status in ("queued", "scoring"):
         return False
     record(session, "submission.rescore", f"submission:{sub.id}",
            {"previous": submission_view(sub), "versions": sub.versions}, actor=actor)
+    hold_for_rescore(session, sub)
     session.execute(delete(ImageResult).where(ImageResult.submission_id == sub.id))
     session.expire(sub, ["images"])
     sub.status, sub.attempts, sub.progress_done = "queued", 0, 0

@@ -16,9 +16,10 @@ router = APIRouter(prefix="/api/challenges", tags=["leaderboards"])
 def read_leaderboard(phase: PhaseFromPath, user: OptionalUser, session: SessionDep) -> dict:
     """``{"challenge", "phase", "rank_by", "visibility", "rows": [...]}``; rows carry the
     rank, team, submission, score, each registry metric's mean and the submission time."""
+    mine = team_ids(session, user) if phase.leaderboard == "private" else set()  # else unused
     rows = visible_rows(phase_leaderboard(session, phase), phase.leaderboard,
-                        organiser=bool(user and user.is_organiser),
-                        team_ids=team_ids(session, user), judge=bool(user and user.is_judge))
+                        organiser=bool(user and user.is_organiser), team_ids=mine,
+                        judge=bool(user and user.is_judge))
     if rows is None:
         raise ApiError(404, f"no leaderboard for phase {phase.challenge.slug}/{phase.slug}")
     return {"challenge": phase.challenge.slug, "phase": phase.slug, "rank_by": phase.rank_by,

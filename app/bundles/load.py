@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import audit, leaderboard
 from app.bundles.check import Bundle, ImageFolder, read_bundle
 from app.bundles.schema import BundleError, PhaseSpec
 from app.config import get_settings
@@ -98,10 +98,13 @@ def _upsert_phase(session: Session, challenge: Challenge, spec: PhaseSpec, posit
     phase.start, phase.end = spec.start, spec.end
     phase.max_submissions_per_day, phase.max_submissions = (spec.max_submissions_per_day,
                                                             spec.max_submissions)
+    rule_changed = phase.id is not None and phase.rank_by != spec.rank_by
     phase.leaderboard, phase.rank_by = spec.leaderboard, spec.rank_by
     phase.qualify_from = spec.qualify.from_ if spec.qualify else None
     phase.qualify_top = spec.qualify.top if spec.qualify else None
     session.flush()
+    if rule_changed:  # best <-> latest: every team's line picks another submission
+        leaderboard.rebuild(session, phase)
     return phase
 
 

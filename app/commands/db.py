@@ -1,4 +1,5 @@
-"""``raim db upgrade|status``: bring the database schema to the newest migration, or report it."""
+"""``raim db upgrade|status|rebuild-leaderboards``: the schema's migrations, and stored leaderboards
+computed again from the submissions."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 
 from sqlalchemy import make_url
 
-from app import db
+from app import db, leaderboard
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     upgrade.set_defaults(handler=_upgrade)
     status = actions.add_parser("status", help="show the database's revision and the newest one")
     status.set_defaults(handler=_status)
+    rebuild = actions.add_parser(
+        "rebuild-leaderboards", help="compute every phase's stored leaderboard again",
+        description="Leaderboards are stored, one line per team, and kept up to date as "
+        "results are stored and rescored. Run this after writing submissions into the database "
+        "by other means than the service (an import, a manual fix): it computes every phase's "
+        "lines again from the submissions, in one transaction.")
+    rebuild.set_defaults(handler=_rebuild_leaderboards)
 
 
 def _where() -> str:
@@ -36,3 +44,12 @@ def _status(args: argparse.Namespace) -> int:
     state = "up to date" if current == head else "needs `raim db upgrade`"
     print(f"database {_where()}: revision {current or 'none'}, newest {head} ({state})")
     return 0 if current == head else 1
+
+
+def _rebuild_leaderboards(args: argparse.Namespace) -> int:
+    db.ensure_schema()
+    with db.session_scope(immediate=True) as session:
+        lines = leaderboard.rebuild_all(session)
+    print(f"rebuilt the leaderboards of {len(lines)} phase(s): "
+          f"{sum(lines.values())} team line(s) in all")
+    return 0

@@ -1,5 +1,7 @@
 """Users, sign-in, API tokens, teams and members, against both databases."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -60,6 +62,37 @@ def test_create_token_stores_only_its_hash(session):
     assert token.startswith(stored.prefix)
     assert accounts.user_for_token(session, token).id == user.id
     assert stored.last_used_at is not None
+
+
+def test_find_token_reads_only_and_says_when_last_use_is_due(session):
+    user = accounts.create_user(session, "dan@example.org")
+    row, token = accounts.create_token(session, user)
+    session.commit()
+    t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    found = accounts.find_token(session, token, now=t0)
+    assert found.user.id == user.id and found.row_id == row.id and found.stale
+    assert not session.dirty and not session.new
+    session.refresh(row)
+    assert row.last_used_at is None  # looking up wrote nothing
+    accounts.record_token_use(session, row.id, now=t0)
+    session.refresh(row)
+    assert row.last_used_at == t0
+    assert not accounts.find_token(session, token, now=t0 + timedelta(seconds=59)).stale
+    assert accounts.find_token(session, token, now=t0 + timedelta(seconds=60)).stale
+
+
+def test_record_token_use_writes_at_most_once_a_minute_and_never_back(session):
+    user = accounts.create_user(session, "dan@example.org")
+    row, _ = accounts.create_token(session, user)
+    t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    accounts.record_token_use(session, row.id, now=t0)
+    for now in (t0 + timedelta(seconds=30), t0 - timedelta(minutes=5)):
+        accounts.record_token_use(session, row.id, now=now)  # a request that looked earlier
+        session.refresh(row)
+        assert row.last_used_at == t0
+    accounts.record_token_use(session, row.id, now=t0 + timedelta(minutes=1))
+    session.refresh(row)
+    assert row.last_used_at == t0 + timedelta(minutes=1)
 
 
 def test_user_for_token_refuses_revoked_and_unknown(session):

@@ -40,12 +40,16 @@ def test_resolve_refuses_revoked_expired_and_unknown_sessions(session):
 def test_resolve_marks_last_seen_stale_only_after_a_minute(session):
     user = _user(session)
     session_id = browser_sessions.start(session, user, max_age_seconds=DAY)
-    soon = utcnow() + timedelta(seconds=30)
+    started = session.scalar(select(BrowserSession.last_seen_at))
+    soon = started + timedelta(seconds=30)
     assert not browser_sessions.resolve(session, session_id, now=soon).stale
-    found = browser_sessions.resolve(session, session_id, now=utcnow() + timedelta(minutes=2))
+    later = started + timedelta(minutes=2)
+    found = browser_sessions.resolve(session, session_id, now=later)
     assert found.stale
-    browser_sessions.touch(session, found.row_id)
-    assert not browser_sessions.resolve(session, session_id).stale
+    browser_sessions.touch(session, found.row_id, now=later)
+    assert session.scalar(select(BrowserSession.last_seen_at)) == later
+    assert not browser_sessions.resolve(session, session_id, now=later + timedelta(seconds=59)).stale
+    assert browser_sessions.resolve(session, session_id, now=later + timedelta(seconds=60)).stale
 
 
 def test_revoke_others_keeps_the_current_session(session):

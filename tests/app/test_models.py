@@ -75,6 +75,35 @@ def test_migrations_downgrade_removes_every_table(db_url):
     assert db.current_revision(db_url) == db.head_revision()
 
 
+def test_migration_0007_stores_the_leaderboards_existing_submissions_make(db_url):
+    from app.leaderboard import phase_entries, phase_leaderboard, rank_entries
+
+    db.upgrade(db_url, "0006")
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    with db.get_engine(db_url).begin() as conn:
+        conn.execute(Challenge.__table__.insert().values(id=1, slug="c", title="C", formula={},
+                                                         ranking=[], description="", created_at=t0))
+        conn.execute(Phase.__table__.insert().values(id=1, challenge_id=1, slug="p", title="P",
+                                                     kind="paired", position=0, leaderboard="public",
+                                                     rank_by="best"))
+        conn.execute(Team.__table__.insert(), [{"id": i, "challenge_id": 1, "name": f"t{i}",
+                                                "created_at": t0} for i in (1, 2, 3)])
+        conn.execute(Submission.__table__.insert(), [
+            {"phase_id": 1, "team_id": team, "status": status, "score": score,
+             "mean": None if score is None else {"score": score},
+             "created_at": t0 + timedelta(minutes=i), "upload_path": "u", "upload_bytes": 1,
+             "upload_sha256": "0" * 64, "original_filename": "r.zip", "image_count": 1}
+            for i, (team, status, score) in enumerate([(1, "scored", 50.0), (1, "scored", 70.0),
+                                                       (2, "failed", None), (2, "scored", 60.0),
+                                                       (3, "queued", None)])])
+    db.upgrade(db_url)
+    with db.session_factory(db_url)() as session:
+        phase = session.get_one(Phase, 1)
+        stored = phase_leaderboard(session, phase)
+        assert [(r.entry.team, r.entry.score) for r in stored] == [("t1", 70.0), ("t2", 60.0)]
+        assert stored == rank_entries(phase_entries(session, phase), "best")
+
+
 def test_upgrade_concurrent_callers_all_succeed(db_url):
     errors = []
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from app import leaderboard
 from app.accounts import add_member, create_user, set_password
 from app.db import session_scope
 from app.models import Challenge, ImageResult, Submission, Team, User, utcnow
@@ -76,4 +77,6 @@ def scored_submission(phase_id: int, team_id: int, scores: dict[str, float], *,
                           for name, value in scores.items()]
         session.add(sub)
         session.flush()
+        if status == "scored":
+            leaderboard.results_stored(session, sub)
         return sub.id

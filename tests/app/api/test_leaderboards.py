@@ -1,24 +1,32 @@
-"""GET /api/challenges/{c}/phases/{p}/leaderboard: rows, ordering, visibility per phase."""
+"""GET /api/challenges/{c}/phases/{p}/leaderboard: rows, ordering, visibility per phase, and the
+board kept while a phase is rescored."""
 
 import pytest
 from sqlalchemy import update
 
+from app import leaderboard
+from app.config import get_settings
 from app.db import session_scope
 from app.jobs import worker
 from app.models import Phase, Submission
 from tests.app.api.test_submissions import post_zip
+from tests.app.test_leaderboard import evaluation
 from tests.utils.arena import zip_folder
 
 URL = "/api/challenges/raim-test/phases/validation/leaderboard"
 
 
 def finish(sub_id: int, status: str, score: float | None) -> None:
-    """Record a finished submission directly (the ranking only reads the row)."""
+    """Record a finished submission directly, as the worker would: a scored one's results go
+    to its team's leaderboard line in the same transaction, a failure changes no line."""
     mean = None if score is None else {"psnr": 30.0, "ssim": 0.9, "lpips": 0.1, "dists": 0.1,
                                        "niqe": 5.0, "score": score}
     with session_scope() as session:
         sub = session.get_one(Submission, sub_id)
         sub.status, sub.score, sub.mean = status, score, mean
+        if status == "scored":
+            session.flush()
+            leaderboard.results_stored(session, sub)
 
 
 def set_visibility(value: str) -> None:
@@ -73,3 +81,56 @@ def test_read_leaderboard_ranks_a_really_scored_submission(client, arena, tmp_pa
     row = client.get(URL).json()["rows"][0]
     detail = client.get(f"/api/submissions/{sub_id}", headers=arena.auth("alpha")).json()
     assert row["submission_id"] == sub_id and row["score"] == pytest.approx(detail["mean"]["score"])
+
+
+def store(sub_id: int, score: float) -> None:
+    """The worker claims the queued submission and stores new results scoring ``score``."""
+    job = worker.claim(sub_id, "test-worker", get_settings())
+    assert job is not None and worker.store_results(job, evaluation(score))
+
+
+def board(client) -> list[tuple]:
+    return [(r["rank"], r["team"], r["submission_id"], r["score"], r["rescore"])
+            for r in client.get(URL).json()["rows"]]
+
+
+def test_phase_rescore_keeps_every_team_on_the_board_until_its_new_score_is_stored(
+        client, arena, tmp_path):
+    good = zip_folder(arena.samples.pred, tmp_path / "r.zip")
+    a1, a2 = (post_zip(client, arena, good, who="alpha").json()["id"] for _ in range(2))
+    b1 = post_zip(client, arena, good, who="beta").json()["id"]
+    for sub_id, score in ((a1, 40.0), (a2, 70.0), (b1, 60.0)):
+        store(sub_id, score)
+    assert board(client) == [(1, "alpha", a2, 70.0, None), (2, "beta", b1, 60.0, None)]
+
+    answer = client.post("/api/organiser/challenges/raim-test/phases/validation/rescore",
+                         headers=arena.auth("organiser"))
+    assert answer.status_code == 202 and answer.json() == {"queued": [a1, a2, b1]}
+    assert board(client) == [(1, "alpha", a2, 70.0, "pending"), (2, "beta", b1, 60.0, "pending")]
+    mine = client.get(URL, headers=arena.auth("alpha")).json()["rows"][0]
+    assert mine["psnr"] == 30.0  # the means are the previous ones too
+
+    store(a1, 45.0)  # alpha's other submission: 70 still stands until a2 is rescored
+    assert board(client) == [(1, "alpha", a2, 70.0, "pending"), (2, "beta", b1, 60.0, "pending")]
+    store(b1, 65.0)
+    assert board(client) == [(1, "alpha", a2, 70.0, "pending"), (2, "beta", b1, 65.0, None)]
+    store(a2, 50.0)
+    assert board(client) == [(1, "beta", b1, 65.0, None), (2, "alpha", a2, 50.0, None)]
+
+
+def test_failed_rescore_keeps_the_previous_score_flagged_until_a_rescore_succeeds(
+        client, arena, tmp_path):
+    good = zip_folder(arena.samples.pred, tmp_path / "r.zip")
+    sub_id = post_zip(client, arena, good).json()["id"]
+    store(sub_id, 55.0)
+    rescore = f"/api/organiser/submissions/{sub_id}/rescore"
+    assert client.post(rescore, headers=arena.auth("organiser")).status_code == 202
+    job = worker.claim(sub_id, "test-worker", get_settings())
+    worker.fail(job, "001.png: the ground truth changed size")
+    assert board(client) == [(1, "alpha", sub_id, 55.0, "failed")]
+    detail = client.get(f"/api/submissions/{sub_id}", headers=arena.auth("alpha")).json()
+    assert detail["status"] == "failed" and detail["mean"] == {}  # the submission says why
+    assert client.post(rescore, headers=arena.auth("organiser")).status_code == 202
+    assert board(client) == [(1, "alpha", sub_id, 55.0, "pending")]
+    store(sub_id, 52.0)
+    assert board(client) == [(1, "alpha", sub_id, 52.0, None)]

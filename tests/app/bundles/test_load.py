@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app import leaderboard
 from app.bundles import load, schema
 from app.db import session_scope
 from app.models import AuditLog, Challenge, Phase, Submission, Team
@@ -87,6 +88,33 @@ def test_install_bundle_updates_phase_settings(migrated, tmp_path, sample_set, s
     load.install_bundle(root)
     validation = _challenge().phases[0]
     assert (validation.leaderboard, validation.rank_by) == ("hidden", "latest")
+
+
+def test_install_bundle_changing_rank_by_picks_each_teams_line_again(migrated, tmp_path,
+                                                                    sample_set, settings):
+    root = write_bundle(tmp_path / "b", sample_set)
+    load.install_bundle(root)
+    with session_scope() as s:
+        validation = _challenge().phases[0]
+        team = Team(challenge_id=validation.challenge_id, name="alpha")
+        s.add(team)
+        s.flush()
+        for minute, score in ((1, 70.0), (2, 50.0)):
+            sub = Submission(phase_id=validation.id, team_id=team.id, upload_path="x",
+                             upload_bytes=1, upload_sha256="0" * 64, original_filename="x.zip",
+                             image_count=3, status="scored", score=score, mean={"score": score},
+                             created_at=datetime(2024, 2, 2, 0, minute, tzinfo=UTC))
+            s.add(sub)
+            s.flush()
+            leaderboard.results_stored(s, sub)
+    with session_scope() as s:
+        assert [r.entry.score for r in leaderboard.phase_leaderboard(s, validation)] == [70.0]
+    text = (root / "challenge.yaml").read_text()
+    (root / "challenge.yaml").write_text(text.replace("rank_by: best", "rank_by: latest"))
+    load.install_bundle(root)
+    with session_scope() as s:
+        validation = s.get_one(Phase, validation.id)
+        assert [r.entry.score for r in leaderboard.phase_leaderboard(s, validation)] == [50.0]
 
 
 def test_install_bundle_with_problems_writes_nothing(migrated, tmp_path, sample_set, settings):

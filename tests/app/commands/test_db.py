@@ -20,3 +20,8 @@ def test_db_status_reports_pending_then_up_to_date(db_url, capsys):
     assert main(["db", "status"]) == 0
     assert "up to date" in capsys.readouterr().out
 
+
+
+def test_db_rebuild_leaderboards_counts_phases_and_lines(db_url, capsys):
+    assert main(["db", "rebuild-leaderboards"]) == 0
+    assert "rebuilt the leaderboards of 0 phase(s): 0 team line(s) in all" in capsys.readouterr().out

@@ -1,4 +1,8 @@
-"""The scoring job: claim, score exactly once, failures, bounded retries."""
+"""The scoring job: claim, score exactly once, failures, bounded retries; the embedded worker's priority."""
+
+import os
+import sys
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -93,3 +97,62 @@ def test_score_submission_unpaired_phase_is_checked_and_left_to_the_judges(arena
     sub = load(sub_id)
     assert sub.score is None and result_count(sub_id) == 0
     assert sub.notes == ["unpaired phase: no objective score; judged by people"]
+
+
+
+LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="nice values per thread are Linux's")
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@LINUX_ONLY
+def test_local_worker_loads_models_at_normal_priority_then_scores_at_the_lowest(
+        migrated, monkeypatch):
+    """The embedded worker shares the web's cores: it scores at the lowest priority, but loads
+    its models first at the normal one (a niced thread holding the GIL stalls requests)."""
+    before = _nice()
+    seen: dict[str, int] = {}
+    scored = threading.Event()
+    monkeypatch.setattr(worker, "queued_ids", lambda limit=None: [] if scored.is_set() else [1])
+    monkeypatch.setattr(worker, "scorer", lambda settings: seen.setdefault("loading", _nice()))
+
+    def score(submission_id, **kwargs):  # type: ignore[no-untyped-def]
+        seen["scoring"] = _nice()
+        scored.set()
+        return worker.Outcome.SKIPPED
+
+    monkeypatch.setattr(worker, "score_submission", score)
+    local = worker.LocalWorker(get_settings())
+    local.start()
+    try:
+        assert scored.wait(timeout=30)
+    finally:
+        assert local.stop(timeout=10)
+    assert seen == {"loading": before, "scoring": max(before, worker.LOCAL_WORKER_NICE)}
+    assert _nice() == before  # the thread that started it (the web's) is untouched
+
+
+@LINUX_ONLY
+def test_lower_thread_priority_is_inherited_by_the_threads_it_starts():
+    """torch's intra-op threads and the scorer's pool are started by the worker's thread."""
+    seen: dict[str, int] = {}
+
+    def child() -> None:
+        seen["child"] = _nice()
+
+    def parent() -> None:
+        worker.lower_thread_priority(_nice() + 3)
+        seen["parent"] = _nice()
+        started = threading.Thread(target=child)
+        started.start()
+        started.join()
+
+    before = _nice()
+    thread = threading.Thread(target=parent)
+    thread.start()
+    thread.join()
+    assert seen == {"parent": min(before + 3, 19), "child": min(before + 3, 19)}
+    assert _nice() == before

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from app.config import get_settings
 from app.db import session_scope
-from app.models import Dataset, Phase, Submission, Team, utcnow
+from app.models import Dataset, Phase, Submission, Team, User, utcnow
+from app.organiser import rescore_submission
 from tests.utils.arena import zip_folder
 from tests.utils.pages import (
     HTML,
@@ -256,6 +257,20 @@ def test_leaderboard_page_ranks_teams_and_never_failures(client, arena):
     response = client.get("/challenges/raim-test/phases/validation/leaderboard", headers=HTML)
     assert response.status_code == 200
     assert [(r.rank, r.entry.team) for r in response.context["rows"]] == [(1, "beta"), (2, "alpha")]
+
+
+def test_leaderboard_page_marks_rows_whose_rescore_runs_or_failed(client, arena):
+    ids = [scored_submission(arena.phase_id, arena.team_ids[t], {"001": score})
+           for t, score in (("alpha", 40.0), ("beta", 60.0))]
+    with session_scope() as session:
+        actor = session.scalars(select(User).where(User.is_organiser)).one()
+        for sub_id in ids:
+            rescore_submission(session, session.get_one(Submission, sub_id), actor)
+        session.get_one(Submission, ids[0]).status = "failed"
+    response = client.get("/challenges/raim-test/phases/validation/leaderboard", headers=HTML)
+    assert [(r.entry.team, r.entry.score) for r in response.context["rows"]] == [
+        ("beta", 60.0), ("alpha", 40.0)]
+    assert ">rescoring</span>" in response.text and ">rescore failed</span>" in response.text
 
 
 def test_leaderboard_page_empty_state(client, arena):
