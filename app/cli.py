@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "app.commands.db",
     "app.commands.admin",
     "app.commands.serve",
+    "app.commands.worker",
     "app.commands.judging",
 ]
 

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     weights_dir: Path = Field(default_factory=_default_weights_dir)
     database_url: str | None = None
     broker_url: str | None = None
+    queue_name: str = "raim.scoring"  # the broker queue of scoring jobs; one per arena on a broker
+    # A remote `raim worker` (docs/service.md, "Workers"): the service's URL and a worker token
+    # instead of a database and a shared data folder; its data dir then holds only caches.
+    service_url: str | None = None
+    worker_token: str | None = None
+    worker_cache_bytes: int = Field(default=20 * 10**9, ge=0)  # its ground-truth zips, at most
     device: str = "auto"
     max_pixels: int = 40_000_000
     max_images: int = 2_000
@@ -114,6 +120,22 @@ class Settings(BaseSettings):
         scheme = value.partition("://")[0]
         if scheme not in {"memory", "redis", "rediss", "redis+sentinel", "redis+cluster"}:
             raise ValueError(f"must be memory:// or a redis://host:port/db URL, not {value!r}")
+        return value
+
+    @field_validator("service_url")
+    @classmethod
+    def _check_service_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be the service's http:// or https:// URL, not {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("queue_name")
+    @classmethod
+    def _check_queue_name(cls, value: str) -> str:
+        if not value or len(value) > 200 or not all(c.isalnum() or c in "._-" for c in value):
+            raise ValueError(f"must be 1 to 200 letters, digits, '.', '_' or '-', not {value!r}")
         return value
 
     @field_validator("device")

@@ -34,16 +34,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from app import browser_sessions
+from app import browser_sessions, last_use, worker_tokens
 from app.accounts import find_token, record_token_use, team_ids
 from app.db import session_scope
 from app.errors import ApiError
 from app.judging.campaigns import is_judge
 from app.lookups import by_id, find_challenge, find_phase, find_submission
-from app.models import Challenge, Phase, Submission, User
+from app.models import Challenge, Phase, Submission, User, WorkerToken, utcnow
 
 SESSION_COOKIE = "raim_session"
 SESSION_ID_KEY = "sid"  # the browser session's id (app.browser_sessions), in the cookie
+WORKER_TOKEN_ELSEWHERE = ("this is a worker token: it is good for the worker API "
+                          "(/api/worker/...) only")
+WORKER_ROUTES_ONLY = ("the worker API takes a worker token only (raim worker token add NAME); "
+                      "team, organiser and browser credentials are not accepted here")
 
 
 def bearer_token(request: Request) -> str | None:
@@ -67,12 +71,43 @@ def optional_user(request: Request) -> User | None:
         return _session_user(request, session_id)
     with session_scope() as session:
         found = find_token(session, token)
+        if found is None and worker_tokens.find(session, token) is not None:
+            raise ApiError(403, WORKER_TOKEN_ELSEWHERE)
     if found is None:
         raise ApiError(401, "invalid or revoked API token", headers={"WWW-Authenticate": "Bearer"})
     if found.stale:
         with session_scope() as session:
             record_token_use(session, found.row_id)
     return found.user
+
+
+def worker_caller(request: Request) -> WorkerToken:
+    """The worker token of a worker-API request: 401 without one or when it is revoked, 403
+    for any other credential (an API token, a browser session). The row is detached."""
+    token = bearer_token(request)
+    if token is None:
+        if request.scope.get("session"):
+            raise ApiError(403, WORKER_ROUTES_ONLY)
+        raise ApiError(401, "send 'Authorization: Bearer <worker token>'",
+                       headers={"WWW-Authenticate": "Bearer"})
+    with session_scope() as session:
+        row = worker_tokens.find(session, token)
+        if row is not None:
+            session.expunge(row)
+        elif find_token(session, token) is not None:
+            raise ApiError(403, WORKER_ROUTES_ONLY)
+    if row is None:
+        raise ApiError(401, "invalid worker token", headers={"WWW-Authenticate": "Bearer"})
+    if row.revoked_at is not None:
+        raise ApiError(401, f"the worker token {row.name!r} was revoked",
+                       headers={"WWW-Authenticate": "Bearer"})
+    if last_use.is_stale(row.last_used_at, utcnow()):
+        with session_scope() as session:  # write-only (see _session_user)
+            last_use.record(session, WorkerToken.last_used_at, row.id)
+    return row
+
+
+WorkerCaller = Annotated[WorkerToken, Depends(worker_caller)]
 
 
 def _session_user(request: Request, session_id: str) -> User | None:

@@ -43,7 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from app.api import campaigns, final, judge, leaderboards, organiser, submissions
+from app.api import campaigns, final, judge, leaderboards, organiser, submissions, worker
 from app.config import Settings, get_settings
 from app.csrf import csrf_guard
 from app.db import ensure_schema
@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STOP_FLOOR_SECONDS = 2.0  # what a background thread gets at shutdown even if the drain took all
-ROUTERS = (submissions, leaderboards, organiser, judge, final, campaigns,
+ROUTERS = (submissions, leaderboards, organiser, judge, final, campaigns, worker,
            pages, teams, account, organiser_pages, judging, team_admin)
 
 

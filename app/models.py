@@ -44,6 +44,9 @@ LEADERBOARD_VISIBILITY = ("public", "private", "hidden")
 RANK_RULES = ("best", "latest")
 DATASET_ROLES = ("inputs", "ground_truth")
 SUBMISSION_STATUSES = ("queued", "scoring", "scored", "failed")
+# embedded: the thread of `raim serve`; celery: `raim worker` sharing the database and data
+# folder; remote: `raim worker` with only the service's URL and a worker token.
+WORKER_KINDS = ("embedded", "celery", "remote")
 
 
 def utcnow() -> datetime:
@@ -378,6 +381,55 @@ class ImageResult(Base):
     score: Mapped[float | None] = mapped_column(Float)
 
     submission: Mapped[Submission] = relationship(back_populates="images")
+
+
+class WorkerToken(Base):
+    """A remote worker's credential, good for the worker API only; only its sha256 is stored.
+
+    Created and revoked by organisers (``raim worker token``, the queue page); the name is
+    unique among the tokens not revoked and becomes part of each worker's name.
+    """
+
+    __tablename__ = "worker_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Worker(Base):
+    """A scoring worker process as it last reported itself; every kind of worker heart-beats here.
+
+    ``name`` is what ``Submission.worker`` holds while it scores: ``host:pid`` (celery),
+    ``host:pid:local`` (embedded) or ``token-name@host:pid`` (remote). ``caches`` holds the
+    cache figures of its last heartbeat (``features``: the DISTS feature cache; ``ground_truth``:
+    a remote worker's ground-truth zips), each a plain dict (hits, misses, bytes, entries, ...).
+    """
+
+    __tablename__ = "workers"
+    __table_args__ = (_one_of("kind", WORKER_KINDS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int | None]
+    version: Mapped[str] = mapped_column(String(255), default="")
+    device: Mapped[str] = mapped_column(String(255), default="")
+    token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("worker_tokens.id", ondelete="SET NULL"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    stopped_at: Mapped[datetime | None]
+    caches: Mapped[dict[str, Any] | None]
+
+    token: Mapped[WorkerToken | None] = relationship()
 
 
 class AuditLog(Base):

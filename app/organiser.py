@@ -1,5 +1,5 @@
 """Organiser actions: rescoring (old results kept in the audit log), phase dates and visibility,
-CSV, queue view.
+CSV, queue view (workers, their heartbeats and caches, each team's waiting jobs).
 
 Callers enqueue the ids these functions return once their transaction has committed.
 """
@@ -16,10 +16,22 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import record
+from app.config import Settings
 from app.errors import ApiError
 from app.intake.views import submission_view
+from app.jobs import presence
 from app.leaderboard import hold_for_rescore
-from app.models import LEADERBOARD_VISIBILITY, Challenge, ImageResult, Phase, Submission, Team, User, utcnow
+from app.models import (
+    LEADERBOARD_VISIBILITY,
+    Challenge,
+    ImageResult,
+    Phase,
+    Submission,
+    Team,
+    User,
+    Worker,
+    utcnow,
+)
 from metrics.numerics import NUMERICS_VERSION
 from metrics.registry import METRIC_NAMES
 
@@ -186,8 +198,10 @@ def _age(now: datetime, then: datetime | None) -> float | None:
     return None if then is None else round((now - then).total_seconds(), 3)
 
 
-def queue_dashboard(session: Session, *, mode: str) -> dict:
-    """Counts by state, the oldest waiting submission, and what each worker is doing."""
+def queue_dashboard(session: Session, *, mode: str, settings: Settings) -> dict:
+    """Counts by state, the oldest waiting submission, each worker (what it does, when it last
+    beat, its caches), each team's waiting jobs, and a warning when jobs wait and no worker
+    lives. Keys are a contract (docs/service.md): extended, never renamed."""
     now = utcnow()
     counts = dict(session.execute(select(Submission.status, func.count())
                                   .group_by(Submission.status)).all())
@@ -198,39 +212,113 @@ def queue_dashboard(session: Session, *, mode: str) -> dict:
                Submission.progress_done, Submission.image_count, Team.name)
         .join(Team, Team.id == Submission.team_id)
         .where(Submission.status == "scoring").order_by(Submission.started_at)).all()
+    workers = _per_worker(session, now, running, settings)
+    live = sum(1 for w in workers if w["state"] == "live")
+    waiting = counts.get("queued", 0)
     return {
         "mode": mode,
-        "waiting": counts.get("queued", 0),
+        "waiting": waiting,
         "running": counts.get("scoring", 0),
         "failed": counts.get("failed", 0),
         "scored": counts.get("scored", 0),
         "oldest_waiting_seconds": _age(now, oldest),
-        "workers": _per_worker(session, now, running),
+        "workers": workers,
+        "live_workers": live,
+        "warning": _no_worker_warning(waiting, live, mode, oldest, now),
+        "teams": _per_team(session, now),
+        "cache": _cache_totals(workers),
+        "heartbeat_seconds": presence.heartbeat_seconds(settings),
+        "silent_after_seconds": presence.silent_after_seconds(settings),
     }
 
 
-def _per_worker(session: Session, now: datetime, running: Iterable) -> list[dict]:
-    workers: dict[str, dict] = {}
+def _no_worker_warning(waiting: int, live: int, mode: str, oldest: datetime | None,
+                       now: datetime) -> str | None:
+    if not waiting or live:
+        return None
+    age = _age(now, oldest) or 0.0
+    start = ("`raim serve` scores in its own worker thread; restart it" if mode == "local" else
+             "start `raim worker` (remote or shared-disk, docs/service.md \"Workers\")")
+    return (f"{waiting} submission(s) wait, the oldest for {int(age // 60)} min, and no worker "
+            f"is alive: nothing will be scored until one is. {start[0].upper()}{start[1:]}.")
+
+
+def _per_team(session: Session, now: datetime) -> list[dict]:
+    """Teams with unfinished jobs: waiting and running counts, the oldest waiting job's age."""
+    rows = session.execute(
+        select(Team.name, Challenge.slug, Submission.status, func.count(),
+               func.min(Submission.created_at))
+        .join(Team, Team.id == Submission.team_id).join(Challenge, Challenge.id == Team.challenge_id)
+        .where(Submission.status.in_(("queued", "scoring")))
+        .group_by(Team.id, Team.name, Challenge.slug, Submission.status)).all()
+    teams: dict[tuple[str, str], dict] = {}
+    for team, challenge, status, count, first in rows:
+        entry = teams.setdefault((challenge, team), {
+            "team": team, "challenge": challenge, "waiting": 0, "running": 0,
+            "oldest_waiting_seconds": None})
+        if status == "queued":
+            entry["waiting"], entry["oldest_waiting_seconds"] = count, _age(now, first)
+        else:
+            entry["running"] = count
+    return sorted(teams.values(), key=lambda e: (-e["waiting"], e["challenge"], e["team"]))
+
+
+def _per_worker(session: Session, now: datetime, running: Iterable,
+                settings: Settings) -> list[dict]:
+    """Each worker heard from lately (app.jobs.presence) and each holding a job, with its jobs,
+    totals, kind, host, version, device, heartbeat and caches."""
+    running = list(running)
+    holding = {row[1] for row in running if row[1]}
+    rows = {w.name: w for w in presence.listed(session, now, holding)}
+    names = set(rows) | holding
+    workers = {name: {"worker": name, "jobs": [], "scored": 0, "failed": 0,
+                      "last_finished_at": None} for name in names}
     totals = session.execute(select(Submission.worker, Submission.status, func.count(),
                                     func.max(Submission.finished_at))
-                             .where(Submission.worker.is_not(None))
+                             .where(Submission.worker.in_(names),
+                                    Submission.status.in_(("scored", "failed")))
                              .group_by(Submission.worker, Submission.status)).all()
     for name, status, count, last in totals:
-        entry = workers.setdefault(name, {"worker": name, "jobs": [], "scored": 0, "failed": 0,
-                                          "last_finished_at": None})
-        if status in ("scored", "failed"):
-            entry[status] = count
-            if last is not None:
-                previous = entry["last_finished_at"]
-                entry["last_finished_at"] = max(previous or last, last)
+        entry = workers[name]
+        entry[status] = count
+        if last is not None:
+            previous = entry["last_finished_at"]
+            entry["last_finished_at"] = max(previous or last, last)
     for sub_id, name, started, heartbeat, done, total, team in running:
-        entry = workers.setdefault(name, {"worker": name, "jobs": [], "scored": 0, "failed": 0,
-                                          "last_finished_at": None})
-        entry["jobs"].append({"submission_id": sub_id, "team": team,
-                              "running_seconds": _age(now, started),
-                              "since_heartbeat_seconds": _age(now, heartbeat),
-                              "progress": {"done": done, "total": total}})
-    for entry in workers.values():
+        workers[name]["jobs"].append({"submission_id": sub_id, "team": team,
+                                      "running_seconds": _age(now, started),
+                                      "since_heartbeat_seconds": _age(now, heartbeat),
+                                      "progress": {"done": done, "total": total}})
+    for name, entry in workers.items():
         last = entry["last_finished_at"]
         entry["last_finished_at"] = last.isoformat() if last else None
-    return sorted(workers.values(), key=lambda e: e["worker"])
+        entry.update(_presence(rows.get(name), now, settings))
+    return sorted(workers.values(), key=lambda e: (e["state"] != "live", e["worker"]))
+
+
+def _presence(row: Worker | None, now: datetime, settings: Settings) -> dict:
+    if row is None:  # holds a job but never registered (a worker of an older version)
+        return {"kind": None, "host": None, "version": None, "device": None,
+                "started_at": None, "last_heartbeat_at": None, "since_heartbeat_seconds": None,
+                "state": "unknown", "cache": None, "ground_truth_cache": None}
+    caches = row.caches or {}
+    return {"kind": row.kind, "host": row.host, "version": row.version, "device": row.device,
+            "started_at": row.started_at.isoformat(),
+            "last_heartbeat_at": row.heartbeat_at.isoformat(),
+            "since_heartbeat_seconds": _age(now, row.heartbeat_at),
+            "state": presence.state(row, now, settings),
+            "cache": caches.get("features"), "ground_truth_cache": caches.get("ground_truth")}
+
+
+def _cache_totals(workers: list[dict]) -> dict:
+    """The live workers' feature caches added up (hits, misses, bytes, entries), and how many
+    workers reported one."""
+    totals = {"hits": 0, "misses": 0, "bytes": 0, "entries": 0, "workers": 0}
+    for entry in workers:
+        cache = entry.get("cache")
+        if entry["state"] != "live" or not cache:
+            continue
+        totals["workers"] += 1
+        for key in ("hits", "misses", "bytes", "entries"):
+            totals[key] += int(cache.get(key, 0))
+    return totals

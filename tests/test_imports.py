@@ -136,7 +136,7 @@ def test_metrics_and_scoring_import_nothing_of_app(package):
 
 def test_only_the_worker_command_imports_the_task_module():
     importers = sorted(m for m in MODULES if "app.jobs.tasks" in project_imports(m))
-    assert importers == ["app.commands.serve"]
+    assert importers == ["app.commands.worker"]
     assert "app.jobs.tasks" not in closure("app.main")
 
 

@@ -1,5 +1,5 @@
 """Organiser API: rescoring, phase dates and leaderboard visibility, downloads, CSV, the queue,
-the image inspector, teams and the audit log."""
+worker tokens, the image inspector, teams and the audit log."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from app import audit, team_admin
+from app import audit, team_admin, worker_tokens
 from app import organiser as actions
 from app.api.judge import png
 from app.config import get_settings
@@ -20,7 +20,8 @@ from app.errors import ApiError
 from app.jobs import queue
 from app.jobs.broker import uses_broker
 from app.judging.blind import INSPECT_ROLES, ImageMissing, image_stems, submission_image
-from app.lookups import find_phase, find_submission
+from app.lookups import by_id, find_phase, find_submission
+from app.models import User, WorkerToken
 from app.storage import upload_file
 
 router = APIRouter(prefix="/api/organiser", tags=["organiser"])
@@ -167,8 +168,58 @@ def export_submissions(user: Organiser, challenge: ChallengeFromPath,
 
 @router.get("/queue")
 def queue_dashboard(user: Organiser, session: SessionDep) -> dict:
-    """Counts by state, the oldest waiting submission, and each worker's jobs."""
-    return actions.queue_dashboard(session, mode="celery" if uses_broker() else "local")
+    """Counts by state, the oldest waiting submission, each worker (its jobs, heartbeat and
+    caches), each team's waiting jobs, and a warning when jobs wait with no live worker."""
+    return actions.queue_dashboard(session, mode="celery" if uses_broker() else "local",
+                                   settings=get_settings())
+
+
+class NewWorkerToken(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+
+
+def token_view(row: WorkerToken) -> dict:
+    """A worker token as the API lists it (never the token itself)."""
+    return {"id": row.id, "name": row.name, "prefix": row.prefix,
+            "created_at": row.created_at.isoformat(),
+            "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+
+
+@router.get("/workers/tokens")
+def list_worker_tokens(user: Organiser, session: SessionDep) -> dict:
+    """Every worker token, active ones first."""
+    return {"tokens": [token_view(row) for row in worker_tokens.listing(session)]}
+
+
+@router.post("/workers/tokens", status_code=201)
+def create_worker_token(body: NewWorkerToken, user: Organiser,
+                        session: WriteSessionDep) -> dict:
+    """A new worker token; the answer holds the token, shown this once."""
+    try:
+        row, token = worker_tokens.create(session, body.name, session.get_one(User, user.id))
+    except worker_tokens.NameTaken as exc:
+        raise ApiError(409, str(exc)) from exc
+    except worker_tokens.WorkerTokenError as exc:
+        raise ApiError(400, str(exc)) from exc
+    audit.record(session, "worker_token.add", f"worker_token:{row.name}",
+                 {"prefix": row.prefix}, actor=session.get_one(User, user.id))
+    session.commit()
+    return {**token_view(row), "token": token}
+
+
+@router.post("/workers/tokens/{worker_token_id}/revoke")
+def revoke_worker_token(worker_token_id: int, user: Organiser,
+                        session: WriteSessionDep) -> dict:
+    """Revoke a worker token: its workers are refused from the next request on."""
+    row = by_id(session, WorkerToken, worker_token_id)
+    if row is None:
+        raise ApiError(404, f"worker token {worker_token_id} not found")
+    if worker_tokens.revoke(row):
+        audit.record(session, "worker_token.revoke", f"worker_token:{row.name}",
+                     {"prefix": row.prefix}, actor=session.get_one(User, user.id))
+    session.commit()
+    return token_view(row)
 
 
 @router.get("/submissions/{submission_id}/images/{stem}", include_in_schema=False)

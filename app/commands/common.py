@@ -1,4 +1,5 @@
-"""What every command module shares: the exit status for refused input, error lines, the database.
+"""What every command module shares: the exit status for refused input, error lines, the database,
+the weights check.
 
 Commands that use the database open it with ``database()``, which brings the schema to the
 newest migration first (sessions themselves never migrate; see app.db).
@@ -12,9 +13,24 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
+from app.config import get_settings
 from app.db import ensure_schema, session_scope
 
 EXIT_INVALID = 2
+
+
+def weights_ready() -> bool:
+    """Whether every metric's weights are in RAIM_WEIGHTS_DIR; if not, one error line saying
+    which file and how to install it (before anything loads or listens)."""
+    from app.jobs.worker import check_weights
+    from metrics.weights import WeightsMissing
+
+    try:
+        check_weights(get_settings())
+    except WeightsMissing as exc:
+        error(str(exc))
+        return False
+    return True
 
 
 def error(message: str) -> int:

@@ -1,17 +1,15 @@
-"""``raim serve`` (web service, local scoring without a broker) and ``raim worker`` (Celery)."""
+"""``raim serve``: the web service, and the embedded scoring worker when there is no broker."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import sys
 import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from app.commands.common import weights_ready
 from app.config import get_settings
-from metrics.weights import WeightsMissing
 
 if TYPE_CHECKING:
     import uvicorn
@@ -35,24 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="create a demo challenge from sample photographs and print a "
                        "team token")
     serve.set_defaults(handler=run_serve)
-    work = sub.add_parser(
-        "worker", help="run a Celery scoring worker (needs RAIM_BROKER_URL)",
-        description="Loads the metric models once, then scores one submission at a time from "
-        "the broker's queue, acknowledging each only after its result is stored. Run one per "
-        "GPU, on as many machines as you like (they share RAIM_DATA_DIR and the database).")
-    work.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
-    work.set_defaults(handler=run_worker)
-
-
-def _check_weights() -> bool:
-    from app.jobs.worker import check_weights
-
-    try:
-        check_weights(get_settings())
-    except WeightsMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return False
-    return True
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -62,7 +42,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     settings = get_settings()
-    if not settings.broker_url and not _check_weights():
+    if not settings.broker_url and not weights_ready():
         return EXIT_CONFIG
     ensure_schema()
     if settings.broker_url:
@@ -116,31 +96,3 @@ def _announce_demo(host: str, port: int) -> None:
           f"curl -F file=@/tmp/demo.zip -H 'Authorization: Bearer {demo.token}' "
           f"'http://{host}:{port}/score?wait=120'\n"
           f"demo team token: {demo.token}", flush=True)
-
-
-def run_worker(args: argparse.Namespace) -> int:
-    from app.db import ensure_schema
-    from app.jobs import sweeper, worker
-    from app.jobs.broker import QUEUE_NAME, NoBroker
-    from app.jobs.tasks import worker_app
-
-    settings = get_settings()
-    try:
-        app = worker_app()
-    except NoBroker as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    if not _check_weights():
-        return EXIT_CONFIG
-    ensure_schema()
-    worker.scorer(settings)  # once per process, before the first job
-    sweeper.sweep(settings)  # jobs of workers that died are re-queued
-    sweeper.resume_queued()
-    sweeper.Sweeper(settings).start()
-    app.worker_main([
-        "worker", "--pool=solo", "--concurrency=1", "--prefetch-multiplier=1",
-        f"--queues={QUEUE_NAME}", f"--loglevel={args.loglevel}",
-        f"--hostname=raim-{os.getpid()}@{socket.gethostname()}",
-        "--without-gossip", "--without-mingle",
-    ])
-    return 0

@@ -5,9 +5,13 @@ worker process imports ``app.jobs.tasks``, which adds the task body to this appl
 
 Celery settings: acknowledge late (only after the result is stored), reject when the
 worker process is lost (the message goes back to the queue), prefetch one message, one
-job at a time per worker process. Sending fails fast when the broker is down or hangs
-(bounded connection and socket timeouts, one publish retry), instead of Celery's default of
-retrying for a long time: the submission is stored and the sweeper sends it again later.
+job at a time per worker process, on the queue RAIM_QUEUE_NAME (``raim.scoring``). A message
+names a submission, but means only "a job is waiting": the worker that takes it claims the
+next job in the fair order (``app.jobs.worker.claim_next``), so duplicate and lost messages
+are harmless (the sweeper re-sends for queued rows that wait unsent). Sending fails fast when
+the broker is down or hangs (bounded connection and socket timeouts, one publish retry),
+instead of Celery's default of retrying for a long time: the submission is stored and the
+sweeper sends it again later.
 ``broker_problem()`` says whether the broker answers (``raim serve`` reports it at start-up).
 """
 
@@ -21,7 +25,6 @@ from kombu.utils.url import maybe_sanitize_url
 from app.config import get_settings
 
 TASK_NAME = "raim.score_submission"
-QUEUE_NAME = "raim.scoring"
 CONNECT_TIMEOUT_SECONDS = 3
 SOCKET_TIMEOUT_SECONDS = 5  # Redis reads; above the 1 s BRPOP timeout of idle workers
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
@@ -49,7 +52,7 @@ def celery_app() -> Celery:
         worker_prefetch_multiplier=1,
         worker_concurrency=1,
         task_ignore_result=True,
-        task_default_queue=QUEUE_NAME,
+        task_default_queue=settings.queue_name,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,  # a worker outlives any broker outage
         broker_connection_timeout=CONNECT_TIMEOUT_SECONDS,

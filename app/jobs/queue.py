@@ -1,6 +1,7 @@
 """Hands scoring jobs to workers: a Celery message when a broker is set, else a local wake-up.
 
-A job is only a submission id; the database row holds its state. The rule is "commit, then
+A message carries a submission id, but a worker reads it as "a job is waiting" and claims the
+next job in the fair order; the database row holds each job's state. The rule is "commit, then
 enqueue": a worker must never receive an id it cannot see yet, and the answer to the client
 is built only after both. ``commit_then_enqueue(session, ids)`` is that rule, for every
 place that queues work (an upload, a rescore); ``enqueue`` alone serves ids whose rows are
@@ -22,8 +23,9 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.config import get_settings
 from app.db import session_scope
-from app.jobs.broker import QUEUE_NAME, TASK_NAME, celery_app, uses_broker
+from app.jobs.broker import TASK_NAME, celery_app, uses_broker
 from app.models import Submission, utcnow
 
 log = logging.getLogger(__name__)
@@ -74,11 +76,11 @@ def enqueue(submission_ids: Iterable[int]) -> list[int]:
 
 
 def _send(ids: list[int]) -> list[int]:
-    app = celery_app()
+    app, queue_name = celery_app(), get_settings().queue_name
     sent: list[int] = []
     for submission_id in ids:
         try:
-            app.send_task(TASK_NAME, args=[submission_id], queue=QUEUE_NAME)
+            app.send_task(TASK_NAME, args=[submission_id], queue=queue_name)
         except Exception as exc:  # kombu's and the transports' errors (broker down, timeout)
             log.warning("broker unreachable, %d submission(s) stay queued until the sweeper "
                         "sends them again (%s): %s", len(ids) - len(sent),

@@ -2,6 +2,9 @@
 
 ``sweep()`` re-queues ``scoring`` rows whose worker died or stopped heart-beating (or fails
 them once RAIM_SCORING_RETRIES attempts are spent), writing each decision to the audit log.
+A worker on this machine is judged by its process too; a remote worker (``name@host:pid``),
+which may run anywhere, by its lease alone: no heartbeat for RAIM_STALE_AFTER_SECONDS. Workers
+heart-beat every sixth of that (``app.jobs.presence``), also in the middle of an image.
 ``resend_waiting()`` hands ``queued`` rows to the broker again when no send succeeded
 (``enqueued_at`` None: the broker was down when they were accepted) or the last one is
 RAIM_RESEND_AFTER_SECONDS old (a broker that lost its messages); a duplicate message is a
@@ -24,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
 from app.db import session_scope
-from app.jobs import queue
+from app.jobs import presence, queue
 from app.models import AuditLog, Submission, utcnow
 
 log = logging.getLogger(__name__)
@@ -36,10 +39,18 @@ def worker_name(suffix: str = "") -> str:
     return f"{name}:{suffix}" if suffix else name
 
 
+def is_remote(worker: str) -> bool:
+    """Whether ``worker`` names a remote worker (``token-name@host:pid``)."""
+    return "@" in worker
+
+
 def worker_gone(worker: str | None) -> bool:
-    """True when ``worker`` names a process on this host that no longer runs."""
+    """True when ``worker`` names a process on this host that no longer runs (never for a
+    remote worker: only its lease can tell)."""
     if not worker:
         return True
+    if is_remote(worker):
+        return False
     host, _, rest = worker.partition(":")
     pid_text = rest.split(":", 1)[0]
     if host != socket.gethostname() or not pid_text.isdigit():
@@ -87,15 +98,16 @@ def sweep(settings: Settings | None = None, *, now: datetime | None = None) -> l
     settings = settings or get_settings()
     with session_scope(immediate=True) as session:
         requeued = _requeue_stuck(session, now or utcnow(), settings)
+        presence.forget_old(session, now)
     queue.enqueue(requeued)
     return requeued
 
 
-def queued_ids(limit: int | None = None) -> list[int]:
+def queued_ids() -> list[int]:
     """Queued submissions, oldest first."""
     with session_scope() as session:
         query = (select(Submission.id).where(Submission.status == "queued")
-                 .order_by(Submission.created_at, Submission.id).limit(limit))
+                 .order_by(Submission.created_at, Submission.id))
         return list(session.execute(query).scalars())
 
 

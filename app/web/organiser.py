@@ -1,5 +1,5 @@
 """Organiser pages: challenges, bundle upload, phase dates and visibility, rescoring (after a
-confirmation), the queue dashboard and the audit log."""
+confirmation), the queue dashboard (workers, worker tokens) and the audit log."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import audit, worker_tokens
 from app import organiser as actions
 from app.bundles.load import BundleError, install_bundle
 from app.bundles.unpack import UnsafeBundle, unpack_bundle
 from app.config import get_settings
-from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
+from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath, base_url
 from app.errors import ApiError
 from app.jobs import queue
 from app.jobs.broker import uses_broker
-from app.models import LEADERBOARD_VISIBILITY, User, utcnow
+from app.lookups import by_id
+from app.models import LEADERBOARD_VISIBILITY, User, WorkerToken, utcnow
 from app.web.access import PAGE_ROUTES, OrganiserPage
 from app.web.templating import confirm_page, flash, render
 from app.web.views import challenge_summaries
@@ -30,6 +31,7 @@ from app.web.views import challenge_summaries
 router = APIRouter(prefix="/organiser", include_in_schema=False, dependencies=PAGE_ROUTES)
 LISTED_SUBMISSIONS = 500
 RECENT_FAILURES = 20
+QUEUE_REFRESH_SECONDS = 5
 
 
 def download_url(submission_id: int) -> str:
@@ -191,13 +193,51 @@ def _queued(request: Request, session: Session, ids: list[int], what: str,
     return RedirectResponse(back, status_code=303)
 
 
-@router.get("/queue", response_class=HTMLResponse)
-def queue_page(request: Request, user: OrganiserPage, session: SessionDep) -> HTMLResponse:
-    board = actions.queue_dashboard(session, mode="celery" if uses_broker() else "local")
+def _queue(request: Request, session: Session, user: User, *, new_token: dict | None = None,
+           token_error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    settings = get_settings()
+    board = actions.queue_dashboard(session, mode="celery" if uses_broker() else "local",
+                                    settings=settings)
     return render(request, "organiser/queue.html", {
         "user": user, "section": "organiser", "board": board,
         "active": actions.waiting_submissions(session),
-        "failures": actions.recent_failures(session, RECENT_FAILURES), "broker": uses_broker()})
+        "failures": actions.recent_failures(session, RECENT_FAILURES), "broker": uses_broker(),
+        "tokens": worker_tokens.listing(session), "new_token": new_token,
+        "token_error": token_error, "service_url": base_url(request),
+        "refresh_seconds": QUEUE_REFRESH_SECONDS}, status_code=status_code)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(request: Request, user: OrganiserPage, session: SessionDep) -> HTMLResponse:
+    return _queue(request, session, user)
+
+
+@router.post("/workers/tokens", response_class=HTMLResponse)
+def create_worker_token(request: Request, user: OrganiserPage, session: SessionDep,
+                        name: Annotated[str, Form()] = "") -> HTMLResponse:
+    """A new worker token, shown once on the page this answers (never kept in the cookie)."""
+    actor = session.get_one(User, user.id)
+    try:
+        row, token = worker_tokens.create(session, name, actor)
+    except worker_tokens.WorkerTokenError as exc:
+        return _queue(request, session, user, token_error=str(exc), status_code=400)
+    audit.record(session, "worker_token.add", f"worker_token:{row.name}",
+                 {"prefix": row.prefix}, actor=actor)
+    session.commit()
+    return _queue(request, session, user, new_token={"name": row.name, "value": token})
+
+
+@router.post("/workers/tokens/{worker_token_id}/revoke")
+def revoke_worker_token(request: Request, user: OrganiserPage, worker_token_id: int,
+                        session: SessionDep) -> RedirectResponse:
+    row = by_id(session, WorkerToken, worker_token_id)
+    if row is None:
+        raise ApiError(404, f"worker token {worker_token_id} not found")
+    if worker_tokens.revoke(row):
+        audit.record(session, "worker_token.revoke", f"worker_token:{row.name}",
+                     {"prefix": row.prefix}, actor=session.get_one(User, user.id))
+    flash(request, "ok", f"Worker token “{row.name}” revoked: its workers are refused from now on.")
+    return RedirectResponse("/organiser/queue", status_code=303)
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -18,8 +18,8 @@ from app.intake.views import accepted_view, stored_image_names, team_submissions
 from app.invitations import open_invitations
 from app.leaderboard import phase_leaderboard, visible_rows
 from app.models import Challenge, Phase, Team, User, utcnow
+from app.storage import dataset_zip
 from app.web.access import PAGE_ROUTES, OwnedSubmissionPage, SignedIn, Viewer
-from app.web.downloads import inputs_zip
 from app.web.svg import score_plot
 from app.web.templating import flash, render
 from app.web.views import (
@@ -93,9 +93,7 @@ def download_inputs(request: Request, user: SignedIn, phase: PhaseFromPath,
                                 if phase.qualify_from else "") + ".")
     if view.inputs is None:
         raise ApiError(404, f"Phase “{phase.title}” has no published inputs.")
-    settings = get_settings()
-    path = inputs_zip(settings.datasets_dir / view.inputs.path, view.inputs.fingerprint,
-                      settings.data_dir / "cache")
+    path = dataset_zip(get_settings(), view.inputs).path
     return FileResponse(path, media_type="application/zip",
                         filename=f"{challenge.slug}-{phase.slug}-inputs.zip")
 

@@ -30,8 +30,9 @@ from tests.app.judging.world import (
     rate_everything,
     submit_finals,
 )
-from tests.e2e.test_browser_submit import CHROMIUM, CHROMIUM_ARGS, REPO, free_port, wait_until_up
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.utils.pages import PASSWORD, make_organiser_password
+from tests.utils.processes import REPO, free_port, wait_for_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,7 +65,7 @@ def site(settings, weights_dir, tmp_path: Path) -> Iterator[tuple[str, World]]: 
                                 stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base + "/", proc, log)
+        wait_for_http(base + "/", proc, log)
         yield base, world
     finally:
         proc.terminate()

@@ -16,8 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from app.config import get_settings
 from app.db import session_scope
-from app.jobs.broker import QUEUE_NAME, celery_app
+from app.jobs.broker import celery_app
 from app.models import ImageResult, Submission
 from metrics.samples import write_sample_set
 from tests.utils.arena import Arena, build_arena, zip_folder
@@ -83,7 +84,7 @@ def row(sub_id: int) -> Submission:
 def queued_messages(port: int) -> int:
     import redis
 
-    return int(redis.Redis(host="127.0.0.1", port=port).llen(QUEUE_NAME))
+    return int(redis.Redis(host="127.0.0.1", port=port).llen(get_settings().queue_name))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from app import invitations
+from app import invitations, worker_tokens
 from app.accounts import create_token
 from app.config import Settings
 from app.csrf import REJECTED, STARTS_SESSION
@@ -82,11 +82,13 @@ def path_values(arena: Arena) -> dict[str, str]:
         judge_id = judge.id
         member = session.scalars(select(TeamMember.user_id).where(
             TeamMember.team_id == arena.team_ids["beta"])).first()
+        worker_token, _ = worker_tokens.create(session, "spare-gpu")
+        worker_token_id = worker_token.id
     return {"challenge": arena.challenge, "phase": arena.phase,
             "submission_id": str(submission), "token_id": str(spare_id),
             "invitation_id": str(invitation_id), "code": code,
             "judge_id": str(judge_id), "team_id": str(arena.team_ids["beta"]),
-            "user_id": str(member)}
+            "user_id": str(member), "worker_token_id": str(worker_token_id)}
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.utils.arena import Arena, build_arena
+from tests.utils.workers import WORKER_PREFIX, new_worker_token
 
 IMPOSSIBLE_IDS = [2**31, 99_999_999_999, 2**63, 88_435_613_600_275_562_496, 0, -1]
 
@@ -49,14 +50,17 @@ def arena(db_url: str, sample_set) -> Arena:
 
 def test_every_integer_path_parameter_answers_404_for_an_impossible_id(app, arena):
     routes = integer_id_routes(app)
-    assert len(routes) >= 7  # submissions, rescoring, downloads, inspection, tokens
+    assert len(routes) >= 12  # submissions, rescoring, downloads, inspection, tokens, worker API
     others = {"challenge": arena.challenge, "phase": arena.phase, "stem": "001"}
+    worker = {"Authorization": f"Bearer {new_worker_token()}"}
     wrong = []
     with TestClient(app) as client:
         for method, route, names in routes:
+            # each route asked by the identity it serves: the worker API by a worker token
+            headers = worker if route.path.startswith(WORKER_PREFIX) else arena.auth("organiser")
             for value in IMPOSSIBLE_IDS:
                 url = fill(route.path, {**others, **{name: str(value) for name in names}})
-                response = client.request(method, url, headers=arena.auth("organiser"))
+                response = client.request(method, url, headers=headers)
                 body = response.json()
                 if response.status_code != 404 or str(value) not in body["detail"] or \
                         set(body) != {"detail", "problems"}:

@@ -77,7 +77,7 @@ def test_read_leaderboard_unknown_phase_is_404(client, arena):
 def test_read_leaderboard_ranks_a_really_scored_submission(client, arena, tmp_path, weights_dir):
     good = zip_folder(arena.samples.pred, tmp_path / "r.zip")
     sub_id = post_zip(client, arena, good).json()["id"]
-    assert worker.score_submission(sub_id) is worker.Outcome.SCORED
+    assert worker.score_next() is worker.Outcome.SCORED
     row = client.get(URL).json()["rows"][0]
     detail = client.get(f"/api/submissions/{sub_id}", headers=arena.auth("alpha")).json()
     assert row["submission_id"] == sub_id and row["score"] == pytest.approx(detail["mean"]["score"])

@@ -31,7 +31,7 @@ def test_organiser_api_refuses_team_members_and_anonymous_callers(client, arena)
 def test_rescore_submission_keeps_old_results_in_the_audit_log(client, arena, good_zip,
                                                                weights_dir):
     sub_id = post_zip(client, arena, good_zip).json()["id"]
-    worker.score_submission(sub_id)
+    worker.score_next()
     before = client.get(f"/api/submissions/{sub_id}", headers=arena.auth("alpha")).json()
     response = client.post(f"/api/organiser/submissions/{sub_id}/rescore",
                            headers=arena.auth("organiser"))
@@ -43,7 +43,7 @@ def test_rescore_submission_keeps_old_results_in_the_audit_log(client, arena, go
                                 .where(AuditLog.action == "submission.rescore")).one()
         assert entry.details["previous"]["mean"] == before["mean"]
         assert entry.details["previous"]["images"] == before["images"]
-    assert worker.score_submission(sub_id) is worker.Outcome.SCORED
+    assert worker.score_next() is worker.Outcome.SCORED
     after = client.get(f"/api/submissions/{sub_id}", headers=arena.auth("alpha")).json()
     assert after["mean"] == pytest.approx(before["mean"]) and len(after["images"]) == 3
 
@@ -121,11 +121,9 @@ def test_export_submissions_csv_has_one_line_per_submission_with_means(client, a
 def test_queue_dashboard_counts_states_and_lists_workers(client, arena, good_zip):
     ids = [post_zip(client, arena, good_zip).json()["id"] for _ in range(3)]
     finish(ids[0], "failed", None)
-    with session_scope() as session:
-        sub = session.get_one(Submission, ids[1])
-        job = worker.claim(sub.id, "gpu-host-1:42", worker.get_settings())
-        assert job is not None
-        worker.record_progress(job, 1)
+    job = worker.claim_next("gpu-host-1:42", worker.get_settings())  # the oldest waiting
+    assert job is not None and job.submission_id == ids[1]
+    worker.record_progress(job, 1)
     body = client.get("/api/organiser/queue", headers=arena.auth("organiser")).json()
     assert (body["waiting"], body["running"], body["failed"], body["mode"]) == (1, 1, 1, "local")
     assert body["oldest_waiting_seconds"] >= 0
@@ -166,3 +164,25 @@ def test_teams_and_audit_log_are_listed(client, arena):
     assert log["total"] == 1 and log["entries"][0]["action"] == "phase.leaderboard"
     assert log["entries"][0]["actor"] == "organiser@example.org"
     assert client.get("/api/organiser/audit", headers=arena.auth("alpha")).status_code == 403
+def test_worker_tokens_are_created_listed_and_revoked_by_organisers_only(client, arena):
+    organiser, team = arena.auth("organiser"), arena.auth("alpha")
+    assert client.post("/api/organiser/workers/tokens", headers=team,
+                       json={"name": "lab"}).status_code == 403
+    created = client.post("/api/organiser/workers/tokens", headers=organiser,
+                          json={"name": "lab"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    token = body["token"]
+    assert body["name"] == "lab" and body["prefix"] == token[:9] and body["revoked_at"] is None
+    again = client.post("/api/organiser/workers/tokens", headers=organiser, json={"name": "lab"})
+    assert again.status_code == 409 and "exists already" in again.json()["detail"]
+    listed = client.get("/api/organiser/workers/tokens", headers=organiser).json()["tokens"]
+    assert [t["name"] for t in listed] == ["lab"] and token not in str(listed)
+    worker = {"Authorization": f"Bearer {token}"}
+    hello = {"host": "lab", "pid": 7}
+    assert client.post("/api/worker/hello", headers=worker, json=hello).status_code == 200
+    revoked = client.post(f"/api/organiser/workers/tokens/{body['id']}/revoke", headers=organiser)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert client.post("/api/worker/hello", headers=worker, json=hello).status_code == 401
+    assert client.post("/api/organiser/workers/tokens/999999/revoke",
+                       headers=organiser).status_code == 404

@@ -1,4 +1,5 @@
-"""The scoring job: claim, score exactly once, failures, bounded retries; the embedded worker's priority."""
+"""The scoring job: claim, score exactly once, failures, bounded retries (database job store);
+the embedded worker's priority."""
 
 import os
 import sys
@@ -16,10 +17,10 @@ from tests.utils.jobs import dead_worker_name, load, result_count, submit
 
 
 @pytest.mark.slow
-def test_score_submission_scores_once_and_a_second_run_is_a_no_op(arena, tmp_path, weights_dir):
+def test_score_next_scores_once_and_a_second_run_is_a_no_op(arena, tmp_path, weights_dir):
     sub_id = submit(arena, arena.samples.pred, tmp_path)
-    assert worker.score_submission(sub_id) is worker.Outcome.SCORED
-    assert worker.score_submission(sub_id) is worker.Outcome.SKIPPED
+    assert worker.score_next() is worker.Outcome.SCORED
+    assert worker.score_next() is worker.Outcome.IDLE  # a second message finds nothing to do
     sub = load(sub_id)
     assert sub.status == "scored" and sub.attempts == 1 and sub.progress_done == 3
     assert sub.score == pytest.approx(sub.mean["score"]) and result_count(sub_id) == 3
@@ -28,31 +29,31 @@ def test_score_submission_scores_once_and_a_second_run_is_a_no_op(arena, tmp_pat
 
 
 @pytest.mark.slow
-def test_score_submission_after_a_lost_lease_stores_results_exactly_once(arena, tmp_path,
+def test_score_next_after_a_lost_lease_stores_results_exactly_once(arena, tmp_path,
                                                                          weights_dir):
     sub_id = submit(arena, arena.samples.pred, tmp_path)
     settings = get_settings()
-    first = worker.claim(sub_id, dead_worker_name(), settings)  # a worker that then died
+    first = worker.claim_next(dead_worker_name(), settings)  # a worker that then died
     assert first is not None
     assert sweeper.sweep(settings) == [sub_id]
-    assert worker.score_submission(sub_id) is worker.Outcome.SCORED
+    assert worker.score_next() is worker.Outcome.SCORED
     late = worker.run_job(first, settings)  # the first worker's late result is refused
     assert worker.store_results(first, late) is False
     sub = load(sub_id)
     assert sub.status == "scored" and sub.attempts == 2 and result_count(sub_id) == 3
 
 
-def test_score_submission_invalid_input_found_late_fails_without_retry(arena, tmp_path):
+def test_score_next_invalid_input_found_late_fails_without_retry(arena, tmp_path):
     sub_id = submit(arena, arena.samples.pred, tmp_path)
     (get_settings().datasets_dir / "raim-test/validation/ground_truth/002.png").unlink()
-    assert worker.score_submission(sub_id) is worker.Outcome.FAILED
+    assert worker.score_next() is worker.Outcome.FAILED
     sub = load(sub_id)
     assert sub.status == "failed" and sub.attempts == 1
     assert "002.png" in sub.error and result_count(sub_id) == 0
 
 
 @pytest.mark.slow
-def test_score_submission_where_niqe_is_undefined_fails_once_naming_image_and_metric(
+def test_score_next_where_niqe_is_undefined_fails_once_naming_image_and_metric(
         arena, tmp_path, weights_dir):
     import shutil
 
@@ -64,28 +65,28 @@ def test_score_submission_where_niqe_is_undefined_fails_once_naming_image_and_me
     ramp = np.tile(np.linspace(0, 255, 128).astype(np.uint8)[None, :, None], (128, 1, 3))
     cv2.imwrite(str(pred / "002.png"), ramp)  # varied, so accepted; yet NIQE has nothing to fit
     sub_id = submit(arena, pred, tmp_path)
-    assert worker.score_submission(sub_id) is worker.Outcome.FAILED
+    assert worker.score_next() is worker.Outcome.FAILED
     sub = load(sub_id)
     assert sub.status == "failed" and sub.attempts == 1 and result_count(sub_id) == 0
     assert sub.error.startswith("002: NIQE is undefined") and "Traceback" not in sub.error
 
 
-def test_score_submission_unexpected_errors_retry_then_fail_with_the_reason(
+def test_score_next_unexpected_errors_retry_then_fail_with_the_reason(
         arena, tmp_path, monkeypatch, weights_dir):
     # A worker whose GPU is not there: an environment error, not the team's fault.
     sub_id = submit(arena, arena.samples.pred, tmp_path)
     monkeypatch.setenv("RAIM_SCORING_RETRIES", "2")
     monkeypatch.setenv("RAIM_DEVICE", "cuda:99")
     get_settings.cache_clear()
-    assert worker.score_submission(sub_id) is worker.Outcome.RETRY
+    assert worker.score_next() is worker.Outcome.RETRY
     assert load(sub_id).status == "queued"
-    assert worker.score_submission(sub_id) is worker.Outcome.FAILED
+    assert worker.score_next() is worker.Outcome.FAILED
     sub = load(sub_id)
     assert sub.status == "failed" and sub.attempts == 2
     assert sub.error.startswith("scoring failed 2 times; last error: RuntimeError")
 
 
-def test_score_submission_unpaired_phase_is_checked_and_left_to_the_judges(arena, tmp_path):
+def test_score_next_unpaired_phase_is_checked_and_left_to_the_judges(arena, tmp_path):
     from app.models import Challenge
     from tests.utils.arena import add_phase
 
@@ -93,7 +94,7 @@ def test_score_submission_unpaired_phase_is_checked_and_left_to_the_judges(arena
         challenge_id = session.scalar(select(Challenge.id))
     add_phase(challenge_id, "final", None, kind="unpaired", position=1)
     sub_id = submit(arena, arena.samples.lq, tmp_path, "final.zip", phase="final")
-    assert worker.score_submission(sub_id) is worker.Outcome.SCORED
+    assert worker.score_next() is worker.Outcome.SCORED
     sub = load(sub_id)
     assert sub.score is None and result_count(sub_id) == 0
     assert sub.notes == ["unpaired phase: no objective score; judged by people"]
@@ -119,12 +120,13 @@ def test_local_worker_loads_models_at_normal_priority_then_scores_at_the_lowest(
     monkeypatch.setattr(worker, "queued_ids", lambda limit=None: [] if scored.is_set() else [1])
     monkeypatch.setattr(worker, "scorer", lambda settings: seen.setdefault("loading", _nice()))
 
-    def score(submission_id, **kwargs):  # type: ignore[no-untyped-def]
-        seen["scoring"] = _nice()
-        scored.set()
-        return worker.Outcome.SKIPPED
+    def score(store, **kwargs):  # type: ignore[no-untyped-def]
+        if not scored.is_set():
+            seen["scoring"] = _nice()
+            scored.set()
+        return worker.Outcome.IDLE
 
-    monkeypatch.setattr(worker, "score_submission", score)
+    monkeypatch.setattr(worker, "score_next", score)
     local = worker.LocalWorker(get_settings())
     local.start()
     try:

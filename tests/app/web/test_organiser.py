@@ -229,3 +229,58 @@ def test_audit_log_page_is_for_organisers_only(client, arena):
     make_user("ann@example.org", team="alpha", challenge=arena.challenge)
     sign_in(client, "ann@example.org")
     assert client.get("/organiser/audit", headers=HTML).status_code == 403
+def test_queue_page_shows_workers_their_heartbeat_teams_and_the_no_worker_warning(
+        client, arena, organiser):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.config import get_settings
+    from app.jobs.worker import DatabaseStore
+    from app.models import Worker, utcnow
+
+    scored_submission(arena.phase_id, arena.team_ids["beta"], {}, status="queued")
+    DatabaseStore(get_settings(), name="gpu-box:77").hello("raim-arena 0.1.0", "cuda:0 (H100)")
+    with session_scope() as session:
+        session.execute(update(Worker).values(heartbeat_at=utcnow() - timedelta(minutes=4)))
+    page = client.get("/organiser/queue", headers=HTML)
+    assert page.status_code == 200
+    html = page.text
+    assert 'id="queue-live" data-refresh-seconds="5"' in html and "refresh.js" in html
+    assert 'id="no-worker"' in html and "no worker is alive" in html
+    assert "gpu-box:77" in html and "cuda:0 (H100)" in html and "4 min ago" in html
+    assert '<tr class="worker-silent">' in html
+    assert "<td>beta</td>" in html  # waiting per team
+    DatabaseStore(get_settings(), name="gpu-box:77").alive(
+        {"features": {"hits": 12, "misses": 3, "bytes": 5_000_000, "entries": 3}})
+    html = client.get("/organiser/queue", headers=HTML).text
+    assert 'id="no-worker"' not in html and '<tr class="worker-live">' in html
+    assert "12 / 3" in html and "5.0 MB" in html
+
+
+def test_queue_page_creates_a_worker_token_shown_once_and_revokes_it(client, arena, organiser):
+    from fastapi.testclient import TestClient
+
+    from app.models import WorkerToken
+
+    created = post_form(client, "/organiser/workers/tokens", {"name": "lab-gpu-1"})
+    assert created.status_code == 200
+    token = created.context["new_token"]["value"]
+    assert token in created.text and "RAIM_WORKER_TOKEN=" + token in created.text
+    assert token not in client.get("/organiser/queue", headers=HTML).text  # shown once
+    with TestClient(client.app) as worker:
+        hello = {"host": "lab", "pid": 1}
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert worker.post("/api/worker/hello", headers=bearer, json=hello).status_code == 200
+        with session_scope() as session:
+            row = session.scalars(select(WorkerToken)).one()
+            assert row.token_hash != token and row.prefix == token[:9]
+        taken = post_form(client, "/organiser/workers/tokens", {"name": "lab-gpu-1"})
+        assert taken.status_code == 400 and "exists already" in taken.text
+        revoked = post_form(client, f"/organiser/workers/tokens/{row.id}/revoke")
+        assert revoked.status_code == 303 and revoked.headers["location"] == "/organiser/queue"
+        refused = worker.post("/api/worker/hello", headers=bearer, json=hello)
+        assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    with session_scope() as session:
+        actions = [e.action for e in session.scalars(select(AuditLog).order_by(AuditLog.id))]
+    assert actions == ["worker_token.add", "worker_token.revoke"]
