@@ -59,7 +59,16 @@ def reset_for_rescore(session: Session, sub: Submission, actor: User) -> bool:
     return True
 
 
+def _refuse_judged(phase: Phase) -> None:
+    """Unpaired phases are judged, not scored by metrics: there is nothing to rescore."""
+    if phase.kind != "paired":
+        raise ApiError(HTTPStatus.CONFLICT,
+                       f"phase {phase.slug!r} is judged by people, not scored by metrics: "
+                       "there is nothing to rescore")
+
+
 def rescore_submission(session: Session, sub: Submission, actor: User) -> list[int]:
+    _refuse_judged(sub.phase)
     if not reset_for_rescore(session, sub, actor):
         raise ApiError(HTTPStatus.CONFLICT,
                        f"submission {sub.id} is {sub.status}; rescore it once it has finished")
@@ -68,6 +77,7 @@ def rescore_submission(session: Session, sub: Submission, actor: User) -> list[i
 
 def rescore_phase(session: Session, phase: Phase, actor: User) -> list[int]:
     """Every finished submission of the phase; queued or scoring ones are left as they are."""
+    _refuse_judged(phase)
     subs = session.scalars(select(Submission).where(Submission.phase_id == phase.id)
                            .options(selectinload(Submission.images))
                            .order_by(Submission.created_at, Submission.id))

@@ -206,3 +206,19 @@ def test_revoked_judge_link_stops_and_a_new_link_restores(world: World,
     assert client.get("/api/judge/trials", headers=fresh).json()["progress"]["total"] == total
     listed = client.get(CAMPAIGN, headers=world.auth("organiser")).json()["progress"]
     assert listed[0]["ratings"] == rated == 2 and listed[0]["revoked"] is False  # kept
+
+
+def test_judged_phase_has_nothing_to_rescore(world: World, client: TestClient) -> None:
+    """An unpaired phase is judged by people: rescoring it or one of its submissions is a 409
+    that says why, and the organiser's pages offer no Rescore button for it."""
+    ids = submit_finals(world, client)
+    organiser = world.auth("organiser")
+    one = client.post(f"/api/organiser/submissions/{ids[world.teams[0]]}/rescore", headers=organiser)
+    phase = client.post("/api/organiser/challenges/raim-judged/phases/final/rescore",
+                        headers=organiser)
+    for answer in (one, phase):
+        assert answer.status_code == 409
+        assert "judged by people, not scored by metrics" in answer.json()["detail"]
+    page = client.get(f"/submissions/{ids[world.teams[0]]}", headers=organiser)
+    assert page.status_code == 200 and "Download upload" in page.text  # the organiser's view
+    assert "/rescore" not in page.text
