@@ -26,6 +26,12 @@ def upload_file(settings: Settings, upload_path: str) -> Path:
     return settings.data_dir / upload_path
 
 
+def remove_uploads(settings: Settings, upload_paths: list[str]) -> None:
+    """Delete stored uploads whose rows are gone (committed); a file already gone is fine."""
+    for path in upload_paths:
+        upload_file(settings, path).unlink(missing_ok=True)
+
+
 def dataset_dir(settings: Settings, phase: Phase, role: str) -> Path | None:
     """The folder of the phase's ``inputs`` or ``ground_truth``; None when it has none."""
     dataset = phase.dataset(role)

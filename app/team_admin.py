@@ -124,20 +124,24 @@ def disband_refusal(summary: TeamSummary) -> str | None:
     return None
 
 
-def disband_team(session: Session, summary: TeamSummary, *, actor: User | None) -> None:
+def disband_team(session: Session, summary: TeamSummary, *, actor: User | None) -> list[str]:
     """Delete the team with its memberships, finalist places and submissions (their results
-    leave the leaderboards); the audit log keeps its members and submissions."""
+    leave the leaderboards); the audit log keeps its members and submissions. Returns the
+    submissions' stored uploads (``upload_path``): the caller removes them once this commits
+    (``storage.remove_uploads``), so a failed commit loses no file."""
     refusal = disband_refusal(summary)
     if refusal is not None:
         raise ApiError(HTTPStatus.CONFLICT, refusal)
     team = summary.team
-    subs = session.execute(select(Submission.id, Phase.slug, Submission.status, Submission.score)
+    subs = session.execute(select(Submission.id, Phase.slug, Submission.status, Submission.score,
+                                  Submission.upload_path)
                            .join(Phase, Phase.id == Submission.phase_id)
                            .where(Submission.team_id == team.id).order_by(Submission.id)).all()
     record(session, "team.disband", _target(team), {
         "members": [u.email for u in summary.members],
         "finalist_in": summary.finalist_in,
         "submissions": [{"id": i, "phase": p, "status": s, "score": score}
-                        for i, p, s, score in subs]}, actor=actor)
+                        for i, p, s, score, _ in subs]}, actor=actor)
     session.execute(delete(Team).where(Team.id == team.id))
     session.expire_all()
+    return [path for *_, path in subs if path]

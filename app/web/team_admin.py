@@ -9,9 +9,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app import team_admin
+from app.config import get_settings
 from app.deps import ChallengeFromPath, SessionDep
 from app.errors import ApiError
 from app.models import Challenge, User
+from app.storage import remove_uploads
 from app.web.access import PAGE_ROUTES, OrganiserPage
 from app.web.templating import confirm_page, flash, render
 
@@ -108,6 +110,8 @@ def disband(request: Request, user: OrganiserPage, challenge: ChallengeFromPath,
             session: SessionDep) -> RedirectResponse:
     summary = _summary(session, challenge, team_id)
     name = summary.team.name
-    team_admin.disband_team(session, summary, actor=session.get_one(User, user.id))
+    uploads = team_admin.disband_team(session, summary, actor=session.get_one(User, user.id))
+    session.commit()  # the rows first: a failed commit must not cost the team its files
+    remove_uploads(get_settings(), uploads)
     flash(request, "ok", f"Team “{name}” disbanded (written to the audit log).")
     return _back(challenge)

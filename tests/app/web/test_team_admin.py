@@ -4,6 +4,7 @@ confirmation; every change is audited and every refusal says why."""
 import pytest
 from sqlalchemy import select
 
+from app.config import get_settings
 from app.db import session_scope
 from app.models import AuditLog, Submission, Team, TeamMember
 from tests.utils.pages import HTML, make_user, post_form, scored_submission, sign_in
@@ -64,6 +65,9 @@ def test_teams_are_renamed_unless_the_name_is_taken(client, arena, organiser):
 
 def test_disbanding_asks_first_then_deletes_and_keeps_a_record(client, arena, organiser):
     sub = scored_submission(arena.phase_id, arena.team_ids["beta"], {"001": 50.0})
+    upload = get_settings().data_dir / "uploads/none.zip"  # the submission's stored zip
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    upload.write_bytes(b"PK")
     confirm_url = f"{TEAMS}/{arena.team_ids['beta']}/disband"
     confirm = client.get(confirm_url, headers=HTML)
     assert confirm.status_code == 200 and "1 submission(s) (1 in validation)" in confirm.text
@@ -76,6 +80,7 @@ def test_disbanding_asks_first_then_deletes_and_keeps_a_record(client, arena, or
         assert session.get(Submission, sub) is None
         log = session.scalar(select(AuditLog).where(AuditLog.action == "team.disband"))
         assert log.details["submissions"][0]["id"] == sub and log.target == "team:raim-test/beta"
+    assert not upload.exists()  # its files go with it, once the deletion has committed
 
 
 def test_a_team_of_another_challenge_is_not_found(client, arena, organiser):
