@@ -15,7 +15,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import security
+from app import audit, security
 from app.models import User, WorkerToken, utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -30,7 +30,8 @@ class NameTaken(WorkerTokenError):
 
 
 def create(session: Session, name: str, actor: User | None = None) -> tuple[WorkerToken, str]:
-    """A new worker token: the row (hash only) and the token itself, to be shown once."""
+    """A new worker token: the row (hash only) and the token itself, to be shown once;
+    written to the audit log."""
     clean = name.strip()
     if not NAME_PATTERN.match(clean):
         raise WorkerTokenError(f"worker token name {name!r}: use 1 to 64 letters, digits, '.', "
@@ -44,7 +45,13 @@ def create(session: Session, name: str, actor: User | None = None) -> tuple[Work
                       created_by_id=actor.id if actor is not None else None)
     session.add(row)
     session.flush()
+    _audit(session, "worker_token.add", row, actor)
     return row, token
+
+
+def _audit(session: Session, action: str, row: WorkerToken, actor: User | None) -> None:
+    audit.record(session, action, f"worker_token:{row.name}", {"prefix": row.prefix},
+                 actor=actor)
 
 
 def active_named(session: Session, name: str) -> WorkerToken | None:
@@ -67,11 +74,12 @@ def listing(session: Session) -> list[WorkerToken]:
         WorkerToken.id.desc())))
 
 
-def revoke(row: WorkerToken) -> bool:
-    """Revoke ``row``; False when it was revoked already."""
+def revoke(session: Session, row: WorkerToken, actor: User | None = None) -> bool:
+    """Revoke ``row`` (audited); False when it was revoked already."""
     if row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()
+    _audit(session, "worker_token.revoke", row, actor)
     return True
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -37,22 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-
-ROOT = Path(__file__).resolve().parents[1]
-RAIM = str(Path(sys.executable).parent / "raim")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run_cli(env: dict, *args: str) -> str:
-    done = subprocess.run([RAIM, *args], env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"raim {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
+from harness import RAIM, ROOT, free_port, run_cli
 
 
 def last_word(text: str) -> str:

@@ -24,7 +24,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,22 +35,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-
-ROOT = Path(__file__).resolve().parents[1]
-RAIM = str(Path(sys.executable).parent / "raim")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run_cli(env: dict, *args: str) -> str:
-    done = subprocess.run([RAIM, *args], env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"raim {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
+from harness import RAIM, free_port, run_cli
 
 
 def write_bundle(root: Path, image_size: int) -> Path:

@@ -202,8 +202,6 @@ def create_worker_token(body: NewWorkerToken, user: Organiser,
         raise ApiError(409, str(exc)) from exc
     except worker_tokens.WorkerTokenError as exc:
         raise ApiError(400, str(exc)) from exc
-    audit.record(session, "worker_token.add", f"worker_token:{row.name}",
-                 {"prefix": row.prefix}, actor=session.get_one(User, user.id))
     session.commit()
     return {**token_view(row), "token": token}
 
@@ -215,9 +213,7 @@ def revoke_worker_token(worker_token_id: int, user: Organiser,
     row = by_id(session, WorkerToken, worker_token_id)
     if row is None:
         raise ApiError(404, f"worker token {worker_token_id} not found")
-    if worker_tokens.revoke(row):
-        audit.record(session, "worker_token.revoke", f"worker_token:{row.name}",
-                     {"prefix": row.prefix}, actor=session.get_one(User, user.id))
+    worker_tokens.revoke(session, row, session.get_one(User, user.id))
     session.commit()
     return token_view(row)
 

@@ -61,13 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _token_add(args: argparse.Namespace) -> int:
-    from app import audit, worker_tokens
+    from app import worker_tokens
 
     try:
         with database() as session:
             row, token = worker_tokens.create(session, args.name)
-            audit.record(session, "worker_token.add", f"worker_token:{row.name}",
-                         {"prefix": row.prefix})
     except worker_tokens.WorkerTokenError as exc:
         return error(str(exc))
     print(f"worker token {row.name!r} created; give it to the worker as RAIM_WORKER_TOKEN "
@@ -97,14 +95,12 @@ def _minute(when) -> str:  # type: ignore[no-untyped-def]
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
-    from app import audit, worker_tokens
+    from app import worker_tokens
 
     try:
         with database() as session:
             row = worker_tokens.by_name_or_prefix(session, args.name)
-            worker_tokens.revoke(row)
-            audit.record(session, "worker_token.revoke", f"worker_token:{row.name}",
-                         {"prefix": row.prefix})
+            worker_tokens.revoke(session, row)
     except worker_tokens.WorkerTokenError as exc:
         return error(str(exc))
     print(f"worker token {row.name!r} ({row.prefix}…) revoked")

@@ -221,8 +221,6 @@ def create_worker_token(request: Request, user: OrganiserPage, session: SessionD
         row, token = worker_tokens.create(session, name, actor)
     except worker_tokens.WorkerTokenError as exc:
         return _queue(request, session, user, token_error=str(exc), status_code=400)
-    audit.record(session, "worker_token.add", f"worker_token:{row.name}",
-                 {"prefix": row.prefix}, actor=actor)
     session.commit()
     return _queue(request, session, user, new_token={"name": row.name, "value": token})
 
@@ -233,9 +231,7 @@ def revoke_worker_token(request: Request, user: OrganiserPage, worker_token_id: 
     row = by_id(session, WorkerToken, worker_token_id)
     if row is None:
         raise ApiError(404, f"worker token {worker_token_id} not found")
-    if worker_tokens.revoke(row):
-        audit.record(session, "worker_token.revoke", f"worker_token:{row.name}",
-                     {"prefix": row.prefix}, actor=session.get_one(User, user.id))
+    worker_tokens.revoke(session, row, session.get_one(User, user.id))
     flash(request, "ok", f"Worker token “{row.name}” revoked: its workers are refused from now on.")
     return RedirectResponse("/organiser/queue", status_code=303)
 

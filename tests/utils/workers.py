@@ -30,7 +30,7 @@ def new_worker_token(name: str = "lab-gpu") -> str:
 
 def revoke_worker_token(name: str) -> None:
     with session_scope() as session:
-        worker_tokens.revoke(worker_tokens.by_name_or_prefix(session, name))
+        worker_tokens.revoke(session, worker_tokens.by_name_or_prefix(session, name))
 
 
 def worker_routes(app: FastAPI) -> list[tuple[str, str]]:
