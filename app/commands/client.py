@@ -25,7 +25,8 @@ from app.config import Settings, get_settings
 EXIT_FAILED = 1
 EXIT_UNAVAILABLE = 3
 POLL_SECONDS = 1.0
-TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# Read: the service checks every image of an upload before it answers, which takes a while.
+TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 
 
 class ClientError(Exception):
@@ -222,8 +223,7 @@ def _submit(client: httpx.Client, args: argparse.Namespace) -> int:
         with path.open("rb") as handle:
             upload = Counting(handle, progress)
             accepted = call(client, "POST", "/score", data=data,
-                            files={"file": (path.name, upload, "application/zip")},
-                            timeout=httpx.Timeout(None, connect=10.0)).json()
+                            files={"file": (path.name, upload, "application/zip")}).json()
     finally:
         progress.close()
     print(f"submission {accepted['id']} accepted for {accepted['challenge']}/"
