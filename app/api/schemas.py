@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from metrics.registry import METRIC_NAMES
@@ -27,6 +28,12 @@ def _with_metrics(name: str, base: type[Shape], doc: str) -> type[Shape]:
     model = create_model(name, __base__=base, **fields)
     model.__doc__ = doc
     return model
+
+
+def file_download(media_type: str, description: str) -> dict[str, Any]:
+    """A route's keyword arguments for a file answer: /docs shows its media type, not JSON."""
+    return {"response_class": Response,
+            "responses": {200: {"content": {media_type: {}}, "description": description}}}
 
 
 # -- submissions ---------------------------------------------------------------------------------
@@ -169,3 +176,57 @@ class StatusOut(Shape):
 
 class StoredOut(StatusOut):
     score: float | None = None
+
+
+# -- organisers: worker tokens and the queue -----------------------------------------------------
+
+
+class WorkerTokenOut(Shape):
+    """A worker token as the API lists it (never the token itself)."""
+
+    id: int
+    name: str
+    prefix: str = Field(description="the token's first characters, to recognise it")
+    created_at: str
+    last_used_at: str | None = None
+    revoked_at: str | None = None
+
+
+class NewWorkerTokenOut(WorkerTokenOut):
+    token: str = Field(description="the token itself, shown this once")
+
+
+class WorkerTokensOut(Shape):
+    tokens: list[WorkerTokenOut]
+
+
+class QueueOut(Shape):
+    """GET /api/organiser/queue: counts by state, workers, teams waiting."""
+
+    mode: str = Field(description="celery (a broker) or local (the service's own worker)")
+    waiting: int
+    running: int
+    failed: int
+    scored: int
+    oldest_waiting_seconds: float | None = None
+    workers: list[dict[str, Any]]
+    live_workers: int
+    warning: str | None = None
+    teams: list[dict[str, Any]]
+    cache: dict[str, Any] | None = None
+    heartbeat_seconds: int
+    silent_after_seconds: int
+
+
+# -- the final ranking ---------------------------------------------------------------------------
+
+
+class FinalOut(Shape):
+    """GET /api/challenges/{challenge}/final: the blended ranking (docs/judging.md)."""
+
+    status: str | None = None
+    reason: str | None = None
+    rows: list[dict[str, Any]] | None = Field(default=None, description="one per finalist")
+    method: dict[str, Any] | None = None
+    rejected_judges: list[dict[str, Any]] | None = None
+    flagged_judges: list[dict[str, Any]] | None = None

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from app.accounts import team_ids
-from app.api.schemas import AcceptedOut, SubmissionOut, SubmissionPage
+from app.api.schemas import AcceptedOut, SubmissionOut, SubmissionPage, file_download
 from app.config import get_settings
 from app.db import session_scope
 from app.deps import CurrentUser, OwnedSubmission, SessionDep
@@ -97,9 +97,8 @@ def read_submission(submission: OwnedSubmission) -> dict:
     return submission_view(submission)
 
 
-@router.get("/api/submissions/{submission_id}/results.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}},
-                             "description": "name, each metric, score: one row per image"}})
+@router.get("/api/submissions/{submission_id}/results.csv",
+            **file_download("text/csv", "name, each metric, score: one row per image"))
 def download_results(submission: OwnedSubmission) -> Response:
     """The per-image results as CSV, for the submission's team and organisers; 409 until it
     is scored."""

@@ -16,7 +16,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from app.api.schemas import ClaimOut, HeldOut, HelloOut, StatusOut, StoredOut, WorkerOut
+from app.api.schemas import (
+    ClaimOut,
+    HeldOut,
+    HelloOut,
+    StatusOut,
+    StoredOut,
+    WorkerOut,
+    file_download,
+)
 from app.config import get_settings
 from app.db import session_scope
 from app.deps import WorkerCaller
@@ -163,7 +171,8 @@ def claim(caller: WorkerCaller,
     return exchange.claim(caller, body.worker, get_settings())
 
 
-@router.get("/jobs/{submission_id}/upload")
+@router.get("/jobs/{submission_id}/upload",
+            **file_download("application/zip", "the submission's zip"))
 def download_upload(caller: WorkerCaller, submission_id: Known) -> FileResponse:
     """The submission's stored zip, while a worker of this token holds it."""
     path = exchange.upload_path(caller, submission_id, get_settings())
@@ -171,7 +180,8 @@ def download_upload(caller: WorkerCaller, submission_id: Known) -> FileResponse:
                         filename=f"submission-{submission_id}.zip")
 
 
-@router.get("/jobs/{submission_id}/ground-truth")
+@router.get("/jobs/{submission_id}/ground-truth",
+            **file_download("application/zip", "the ground truth's zip"))
 def download_ground_truth(caller: WorkerCaller, submission_id: Known) -> FileResponse:
     """The zip of the submission's ground truth, while a worker of this token holds it."""
     zipped = exchange.ground_truth_zip(caller, submission_id, get_settings())

@@ -1,5 +1,4 @@
-"""GET /api/submissions (a team's own, a page at a time), GET /api/submissions/{id}/results.csv,
-and the typed response schemas /docs shows."""
+"""GET /api/submissions (a team's own, a page at a time) and GET /api/submissions/{id}/results.csv."""
 
 import csv
 import io
@@ -106,28 +105,3 @@ def test_results_file_has_one_row_per_image_for_the_team_and_organisers(client, 
         ("001", 30.0, 60.0), ("002", 31.0, 61.0)]
     assert client.get(url, headers=arena.auth("organiser")).text == response.text
     assert client.get(url, headers=arena.auth("beta")).status_code == 404
-
-
-def test_openapi_has_response_schemas_for_submissions_leaderboards_and_workers(client):
-    spec = client.get("/openapi.json").json()
-
-    def schema(path: str, method: str, status: str = "200") -> dict:
-        content = spec["paths"][path][method]["responses"][status]["content"]
-        found = content["application/json"]["schema"]
-        if "$ref" in found:
-            found = spec["components"]["schemas"][found["$ref"].rsplit("/", 1)[1]]
-        return found
-
-    routes = [("/api/submissions", "get", "200"), ("/api/submissions/{submission_id}", "get", "200"),
-              ("/score", "post", "202"),
-              ("/api/challenges/{challenge}/phases/{phase}/leaderboard", "get", "200"),
-              *[(f"/api/worker/{name}", "post", "200")
-                for name in ("hello", "heartbeat", "goodbye", "claim")],
-              *[(f"/api/worker/jobs/{{submission_id}}/{name}", "post", "200")
-                for name in ("progress", "results", "fail")]]
-    for path, method, status in routes:
-        assert schema(path, method, status).get("properties"), (path, method)
-    view = schema("/api/submissions/{submission_id}", "get")
-    assert {"id", "status", "mean", "images", "progress"} <= set(view["properties"])
-    assert "text/csv" in spec["paths"]["/api/submissions/{submission_id}/results.csv"]["get"][
-        "responses"]["200"]["content"]
