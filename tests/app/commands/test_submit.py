@@ -5,6 +5,7 @@ Starlette's test client standing in for httpx's; the slow one runs ``raim serve`
 embedded worker and ``raim submit --wait`` as teams run them.
 """
 
+import io
 import json
 import subprocess
 import sys
@@ -238,3 +239,25 @@ def test_submit_wait_against_raim_serve(arena, good_zip, weights_dir, tmp_path):
         assert len(csv_text.strip().splitlines()) == 4  # header and three images
     finally:
         stop(server)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_upload_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise():
+    bar = Terminal()
+    progress = client_commands.UploadProgress("r.zip", 1000, bar)
+    progress(500)
+    progress(1000)
+    progress.close()
+    drawn = bar.getvalue()  # redrawn at most every 0.1 s: only the first frame is certain
+    assert drawn.startswith("\ruploading r.zip:   0%|") and "/1.00k" in drawn
+    assert "uploaded" not in drawn
+    plain = io.StringIO()
+    progress = client_commands.UploadProgress("r.zip", 1000, plain)
+    for done in (100, 250, 600, 1000):
+        progress(done)
+    assert plain.getvalue().splitlines() == ["uploading r.zip (1.0 KB)", "uploaded 25%",
+                                             "uploaded 50%", "uploaded 100%"]
