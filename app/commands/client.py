@@ -25,6 +25,8 @@ from app.config import Settings, get_settings
 EXIT_FAILED = 1
 EXIT_UNAVAILABLE = 3
 POLL_SECONDS = 1.0
+TOKEN_NOTE = (" The team's API token: RAIM_TOKEN, else the first line of "
+              "$RAIM_CONFIG_DIR/token (default ~/.config/raim/token).")
 # Read: the service checks every image of an upload before it answers, which takes a while.
 TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 
@@ -44,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Uploads ZIP to the service (a progress bar on a terminal), then, with "
         "--wait, follows its scoring. Exit status: 0 scored (or accepted, without --wait), "
         "1 scoring failed, 2 refused (every problem is listed, each naming its file), "
-        "3 server unreachable or --timeout passed.")
+        "3 server unreachable or --timeout passed." + TOKEN_NOTE)
     submit.add_argument("zip", type=Path, metavar="ZIP", help="the zip of restored images")
     submit.add_argument("--phase", metavar="P",
                         help="phase slug, or challenge/phase (default: the one open paired "
@@ -60,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     listing = sub.add_parser(
         "submissions", help="list your team's submissions, newest first",
-        description="A table of your teams' submissions (GET /api/submissions), newest first.")
+        description="A table of your teams' submissions (GET /api/submissions), newest "
+        "first." + TOKEN_NOTE)
     listing.add_argument("--phase", metavar="P", help="only this phase (slug or challenge/phase)")
     listing.add_argument("--challenge", metavar="C", help="only this challenge")
     listing.add_argument("--page", type=int, default=1, help="page number, from 1 (default 1)")
@@ -71,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     status = sub.add_parser(
         "status", help="show one submission's status and score",
         description="A submission's status, score and means (GET /api/submissions/{id}). "
-        "Exit status: 0 scored, queued or scoring; 1 failed; 2 not found or refused.")
+        "Exit status: 0 scored, queued or scoring; 1 failed; 2 not found or refused."
+        + TOKEN_NOTE)
     status.add_argument("id", type=int, metavar="ID", help="the submission's number")
     _common(status, "print the submission as GET /api/submissions/{id} gives it")
     status.set_defaults(handler=run_status)
