@@ -1,7 +1,8 @@
 """Judging commands: ``raim campaign open|close|reopen``, ``raim judge add|revoke|link``,
 ``raim finalists show|confirm``.
 
-The judging rooms are imported by each command as it runs, so `raim --help` stays quick.
+The judging rooms (and scipy under them) are imported by each command as it runs, so that
+`raim --help` stays quick.
 ``raim judge add`` and ``raim judge link`` print the judge's personal sign-in link as the last
 word of their last line, so that scripts can take it with ``| tail -n1 | awk '{print $NF}'``.
 Without a request to take the address from, links are built on RAIM_BASE_URL.
@@ -12,8 +13,6 @@ from __future__ import annotations
 import argparse
 
 from app.commands.common import database, error
-
-# The judging rooms (and scipy under them) load when a command runs, not for `raim --help`.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
