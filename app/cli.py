@@ -18,6 +18,7 @@ from app.logs import redact_tokens_in_logs
 # Each module has register(subparsers); order is the order of `raim --help`.
 COMMAND_MODULES = [
     "app.commands.score",
+    "app.commands.client",
     "app.commands.weights",
     "app.commands.db",
     "app.commands.admin",

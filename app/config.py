@@ -49,6 +49,12 @@ def _default_weights_dir() -> Path:
     return Path.home() / ".cache" / "raim-arena" / "weights"
 
 
+def _default_config_dir() -> Path:
+    """``$XDG_CONFIG_HOME/raim``, else ``~/.config/raim``: where the team CLI's token file is."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "raim"
+
+
 class Settings(BaseSettings):
     """Every tunable of the service; each field is read from RAIM_<FIELD>."""
 
@@ -64,6 +70,12 @@ class Settings(BaseSettings):
     service_url: str | None = None
     worker_token: str | None = None
     worker_cache_bytes: int = Field(default=20 * 10**9, ge=0)  # its ground-truth zips, at most
+    # The team CLI (`raim submit`, `raim submissions`, `raim status`; README, "From the command
+    # line"): the service's address and a team API token, else the first line of the file
+    # RAIM_CONFIG_DIR/token (default $XDG_CONFIG_HOME/raim/token, i.e. ~/.config/raim/token).
+    server: str = "http://127.0.0.1:8000"
+    token: str | None = None
+    config_dir: Path = Field(default_factory=_default_config_dir)
     device: str = "auto"
     max_pixels: int = 40_000_000
     max_images: int = 2_000
@@ -92,6 +104,11 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=30, ge=0)  # bound on the drain after SIGTERM
     # Team invitations (docs/service.md, "Teams"): single-use links, valid this long.
     invitation_max_age_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
+    @property
+    def token_file(self) -> Path:
+        """The team CLI's token file, read when RAIM_TOKEN is not set."""
+        return self.config_dir / "token"
 
     @field_validator("secret_key")
     @classmethod

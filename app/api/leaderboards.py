@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.accounts import team_ids
+from app.api.schemas import LeaderboardOut
 from app.deps import OptionalUser, PhaseFromPath, SessionDep
 from app.errors import ApiError
 from app.leaderboard import phase_leaderboard, visible_rows
@@ -12,7 +13,8 @@ from app.leaderboard import phase_leaderboard, visible_rows
 router = APIRouter(prefix="/api/challenges", tags=["leaderboards"])
 
 
-@router.get("/{challenge}/phases/{phase}/leaderboard")
+@router.get("/{challenge}/phases/{phase}/leaderboard", response_model=LeaderboardOut,
+            response_model_exclude_unset=True)
 def read_leaderboard(phase: PhaseFromPath, user: OptionalUser, session: SessionDep) -> dict:
     """``{"challenge", "phase", "rank_by", "visibility", "rows": [...]}``; rows carry the
     rank, team, submission, score, each registry metric's mean and the submission time."""

@@ -14,6 +14,13 @@ from pydantic import BaseModel, Field
 from app import audit, team_admin, worker_tokens
 from app import organiser as actions
 from app.api.judge import png
+from app.api.schemas import (
+    NewWorkerTokenOut,
+    QueueOut,
+    WorkerTokenOut,
+    WorkerTokensOut,
+    file_download,
+)
 from app.config import get_settings
 from app.deps import ChallengeFromPath, Organiser, SessionDep, SubmissionFromPath, WriteSessionDep
 from app.errors import ApiError
@@ -148,7 +155,8 @@ def read_audit(user: Organiser, session: SessionDep, action: str = "", target: s
                        total=found.total, page=found.page, pages=found.pages)
 
 
-@router.get("/submissions/{submission_id}/download")
+@router.get("/submissions/{submission_id}/download",
+            **file_download("application/zip", "the submission's stored zip"))
 def download_submission(user: Organiser, submission: SubmissionFromPath) -> FileResponse:
     path = upload_file(get_settings(), submission.upload_path)
     if not path.is_file():
@@ -158,7 +166,8 @@ def download_submission(user: Organiser, submission: SubmissionFromPath) -> File
                         filename=f"submission-{submission.id}-{submission.original_filename}")
 
 
-@router.get("/challenges/{challenge}/submissions.csv")
+@router.get("/challenges/{challenge}/submissions.csv",
+            **file_download("text/csv", "every submission of the challenge"))
 def export_submissions(user: Organiser, challenge: ChallengeFromPath,
                        session: SessionDep) -> Response:
     return Response(actions.export_csv(session, challenge), media_type="text/csv",
@@ -166,7 +175,7 @@ def export_submissions(user: Organiser, challenge: ChallengeFromPath,
                              f'attachment; filename="{challenge.slug}-submissions.csv"'})
 
 
-@router.get("/queue")
+@router.get("/queue", response_model=QueueOut, response_model_exclude_unset=True)
 def queue_dashboard(user: Organiser, session: SessionDep) -> dict:
     """Counts by state, the oldest waiting submission, each worker (its jobs, heartbeat and
     caches), each team's waiting jobs, and a warning when jobs wait with no live worker."""
@@ -186,13 +195,15 @@ def token_view(row: WorkerToken) -> dict:
             "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
 
 
-@router.get("/workers/tokens")
+@router.get("/workers/tokens", response_model=WorkerTokensOut,
+            response_model_exclude_unset=True)
 def list_worker_tokens(user: Organiser, session: SessionDep) -> dict:
     """Every worker token, active ones first."""
     return {"tokens": [token_view(row) for row in worker_tokens.listing(session)]}
 
 
-@router.post("/workers/tokens", status_code=201)
+@router.post("/workers/tokens", status_code=201, response_model=NewWorkerTokenOut,
+             response_model_exclude_unset=True)
 def create_worker_token(body: NewWorkerToken, user: Organiser,
                         session: WriteSessionDep) -> dict:
     """A new worker token; the answer holds the token, shown this once."""
@@ -206,7 +217,8 @@ def create_worker_token(body: NewWorkerToken, user: Organiser,
     return {**token_view(row), "token": token}
 
 
-@router.post("/workers/tokens/{worker_token_id}/revoke")
+@router.post("/workers/tokens/{worker_token_id}/revoke", response_model=WorkerTokenOut,
+             response_model_exclude_unset=True)
 def revoke_worker_token(worker_token_id: int, user: Organiser,
                         session: WriteSessionDep) -> dict:
     """Revoke a worker token: its workers are refused from the next request on."""

@@ -1,4 +1,5 @@
-"""POST /score (upload a zip to a phase) and GET /api/submissions/{id} (status and results)."""
+"""POST /score (upload a zip to a phase), GET /api/submissions (the caller's teams' submissions,
+a page at a time), GET /api/submissions/{id} (status and results) and its results.csv."""
 
 from __future__ import annotations
 
@@ -8,13 +9,22 @@ from http import HTTPStatus
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from app.accounts import team_ids
+from app.api.schemas import AcceptedOut, SubmissionOut, SubmissionPage, file_download
 from app.config import get_settings
 from app.db import session_scope
-from app.deps import CurrentUser, OwnedSubmission
+from app.deps import CurrentUser, OwnedSubmission, SessionDep
+from app.errors import ApiError
 from app.intake.accept import receive_and_accept
-from app.intake.views import FINISHED, accepted_view, submission_view
+from app.intake.views import (
+    FINISHED,
+    accepted_view,
+    results_csv,
+    submission_view,
+    submissions_page,
+)
 from app.models import Submission
 
 router = APIRouter(tags=["submissions"])
@@ -22,7 +32,8 @@ router = APIRouter(tags=["submissions"])
 WAIT_POLL_SECONDS = 0.25
 
 
-@router.post("/score", status_code=202)
+@router.post("/score", status_code=202, response_model=AcceptedOut, responses={
+    200: {"model": SubmissionOut, "description": "with ``wait``: scored or failed in time"}})
 async def create_submission(
     request: Request,
     user: CurrentUser,
@@ -60,7 +71,39 @@ async def _wait_for(submission_id: int, seconds: float) -> dict:
         await asyncio.sleep(WAIT_POLL_SECONDS)
 
 
-@router.get("/api/submissions/{submission_id}")
+@router.get("/api/submissions", response_model=SubmissionPage,
+            response_model_exclude_unset=True)
+def list_submissions(
+    user: CurrentUser,
+    session: SessionDep,
+    phase: str | None = Query(None, description="a phase's slug, or challenge/phase"),
+    challenge: str | None = Query(None, description="a challenge's slug"),
+    page: int = Query(1, ge=1, description="the page, from 1"),
+    per_page: int = Query(20, ge=1, le=100, description="submissions per page"),
+) -> dict:
+    """The caller's teams' submissions, newest first, a page at a time: ``{"items", "page",
+    "per_page", "total"}``; each item as GET /api/submissions/{id} shows it. Organisers, who
+    have no team, see none here (they have the organiser routes)."""
+    rows, total = submissions_page(session, team_ids(session, user), phase=phase,
+                                   challenge=challenge, page=page, per_page=per_page)
+    return {"items": [submission_view(row) for row in rows], "page": page,
+            "per_page": per_page, "total": total}
+
+
+@router.get("/api/submissions/{submission_id}", response_model=SubmissionOut,
+            response_model_exclude_unset=True)
 def read_submission(submission: OwnedSubmission) -> dict:
     """Status, means and per-image metrics (keys: the metrics of metrics/registry.py)."""
     return submission_view(submission)
+
+
+@router.get("/api/submissions/{submission_id}/results.csv",
+            **file_download("text/csv", "name, each metric, score: one row per image"))
+def download_results(submission: OwnedSubmission) -> Response:
+    """The per-image results as CSV, for the submission's team and organisers; 409 until it
+    is scored."""
+    if submission.status != "scored":
+        raise ApiError(409, f"submission {submission.id} is {submission.status}: it has no "
+                            f"results to download")
+    return Response(results_csv(submission), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="submission-{submission.id}-results.csv"'})

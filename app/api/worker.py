@@ -16,6 +16,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from app.api.schemas import (
+    ClaimOut,
+    HeldOut,
+    HelloOut,
+    StatusOut,
+    StoredOut,
+    WorkerOut,
+    file_download,
+)
 from app.config import get_settings
 from app.db import session_scope
 from app.deps import WorkerCaller
@@ -128,7 +137,8 @@ def caches(body: Beat) -> dict:
             if value is not None}
 
 
-@router.post("/hello", openapi_extra=documented(Hello))
+@router.post("/hello", response_model=HelloOut, response_model_exclude_unset=True,
+              openapi_extra=documented(Hello))
 def hello(caller: WorkerCaller,
           body: Annotated[Hello, Depends(json_body(Hello, SMALL_BODY))]) -> dict:
     """Register a worker process: its name (``token-name@host:pid``) and heartbeat timings."""
@@ -136,21 +146,24 @@ def hello(caller: WorkerCaller,
                           device=body.device, settings=get_settings())
 
 
-@router.post("/heartbeat", openapi_extra=documented(Beat))
+@router.post("/heartbeat", response_model=WorkerOut, response_model_exclude_unset=True,
+              openapi_extra=documented(Beat))
 def heartbeat(caller: WorkerCaller,
               body: Annotated[Beat, Depends(json_body(Beat, SMALL_BODY))]) -> dict:
     """An idle worker's sign of life, with its cache figures."""
     return exchange.alive(caller, body.worker, caches(body))
 
 
-@router.post("/goodbye", openapi_extra=documented(WorkerOnly))
+@router.post("/goodbye", response_model=WorkerOut, response_model_exclude_unset=True,
+              openapi_extra=documented(WorkerOnly))
 def goodbye(caller: WorkerCaller,
             body: Annotated[WorkerOnly, Depends(json_body(WorkerOnly, SMALL_BODY))]) -> dict:
     """The worker process stops."""
     return exchange.goodbye(caller, body.worker)
 
 
-@router.post("/claim", openapi_extra=documented(WorkerOnly))
+@router.post("/claim", response_model=ClaimOut, response_model_exclude_unset=True,
+              openapi_extra=documented(WorkerOnly))
 def claim(caller: WorkerCaller,
           body: Annotated[WorkerOnly, Depends(json_body(WorkerOnly, SMALL_BODY))]) -> dict:
     """The next job in the fair order, held by this worker from now on; ``{"job": null}``
@@ -158,7 +171,8 @@ def claim(caller: WorkerCaller,
     return exchange.claim(caller, body.worker, get_settings())
 
 
-@router.get("/jobs/{submission_id}/upload")
+@router.get("/jobs/{submission_id}/upload",
+            **file_download("application/zip", "the submission's zip"))
 def download_upload(caller: WorkerCaller, submission_id: Known) -> FileResponse:
     """The submission's stored zip, while a worker of this token holds it."""
     path = exchange.upload_path(caller, submission_id, get_settings())
@@ -166,7 +180,8 @@ def download_upload(caller: WorkerCaller, submission_id: Known) -> FileResponse:
                         filename=f"submission-{submission_id}.zip")
 
 
-@router.get("/jobs/{submission_id}/ground-truth")
+@router.get("/jobs/{submission_id}/ground-truth",
+            **file_download("application/zip", "the ground truth's zip"))
 def download_ground_truth(caller: WorkerCaller, submission_id: Known) -> FileResponse:
     """The zip of the submission's ground truth, while a worker of this token holds it."""
     zipped = exchange.ground_truth_zip(caller, submission_id, get_settings())
@@ -174,14 +189,16 @@ def download_ground_truth(caller: WorkerCaller, submission_id: Known) -> FileRes
                         filename=f"ground-truth-{zipped.sha256[:16]}.zip")
 
 
-@router.post("/jobs/{submission_id}/progress", openapi_extra=documented(Progress))
+@router.post("/jobs/{submission_id}/progress", response_model=HeldOut, response_model_exclude_unset=True,
+              openapi_extra=documented(Progress))
 def progress(caller: WorkerCaller, submission_id: Known,
              body: Annotated[Progress, Depends(json_body(Progress, SMALL_BODY))]) -> dict:
     """Renew the job's lease (a heartbeat), recording images done when given; 409 once lost."""
     return exchange.progress(caller, submission_id, body.worker, body.done, caches(body))
 
 
-@router.post("/jobs/{submission_id}/results", openapi_extra=documented(Results))
+@router.post("/jobs/{submission_id}/results", response_model=StoredOut, response_model_exclude_unset=True,
+              openapi_extra=documented(Results))
 def results(caller: WorkerCaller, submission_id: Known,
             body: Annotated[Results, Depends(json_body(Results, RESULTS_BODY))]) -> dict:
     """Every image's measurements: checked, scored with the challenge's formula and stored in
@@ -190,7 +207,8 @@ def results(caller: WorkerCaller, submission_id: Known,
                             body.notes, get_settings())
 
 
-@router.post("/jobs/{submission_id}/fail", openapi_extra=documented(Failure))
+@router.post("/jobs/{submission_id}/fail", response_model=StatusOut, response_model_exclude_unset=True,
+              openapi_extra=documented(Failure))
 def fail(caller: WorkerCaller, submission_id: Known,
          body: Annotated[Failure, Depends(json_body(Failure, SMALL_BODY))]) -> dict:
     """End the attempt: the submission fails with ``message``, or with ``retry`` goes back to

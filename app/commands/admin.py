@@ -61,7 +61,7 @@ def _register_organiser(sub: argparse._SubParsersAction) -> None:
         "add", help="make EMAIL an organiser (creating the user) and print a new API token",
         description="Creates the user, or promotes an existing one, and issues a personal API "
         "token, printed as the last word of the last line.")
-    add.add_argument("email", metavar="EMAIL")
+    add.add_argument("email", metavar="EMAIL", help="the organiser's email (their sign-in)")
     add.add_argument("--name", help="display name (default: the part of EMAIL before @)")
     add.add_argument("--password", metavar="P",
                      help="sign-in password for the browser; '-' reads it from standard input")

@@ -18,7 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Runs the Alembic migrations up to the newest revision on RAIM_DATABASE_URL "
         "(default: SQLite under RAIM_DATA_DIR). Safe to run while other processes start.")
     upgrade.set_defaults(handler=_upgrade)
-    status = actions.add_parser("status", help="show the database's revision and the newest one")
+    status = actions.add_parser(
+        "status", help="show the database's revision and the newest one",
+        description="Prints the database (RAIM_DATABASE_URL, else the SQLite file in "
+        "RAIM_DATA_DIR; the password hidden), its migration revision and the newest one. "
+        "Exit status: 0 up to date, 1 when `raim db upgrade` is needed.")
     status.set_defaults(handler=_status)
     rebuild = actions.add_parser(
         "rebuild-leaderboards", help="compute every phase's stored leaderboard again",

@@ -1,6 +1,8 @@
 """Judging commands: ``raim campaign open|close|reopen``, ``raim judge add|revoke|link``,
 ``raim finalists show|confirm``.
 
+The judging rooms (and scipy under them) are imported by each command as it runs, so that
+`raim --help` stays quick.
 ``raim judge add`` and ``raim judge link`` print the judge's personal sign-in link as the last
 word of their last line, so that scripts can take it with ``| tail -n1 | awk '{print $NF}'``.
 Without a request to take the address from, links are built on RAIM_BASE_URL.
@@ -10,25 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.accounts import AccountError
 from app.commands.common import database, error
-from app.errors import ApiError
-from app.judging import qualification, results
-from app.judging.campaigns import (
-    CampaignError,
-    CampaignOptions,
-    add_judge,
-    find_judge,
-    new_link,
-    open_campaign,
-    open_campaign_of,
-    parse_scale,
-    reopen_campaign,
-    revoke_judge,
-    sign_in_link,
-)
-from app.judging.qualification import QualificationError
-from app.lookups import find_challenge, find_phase
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "open", help="open a rating campaign on a closed unpaired phase",
         description="Rates each finalist's last accepted submission unless --submission says "
         "otherwise; the method (model, normalisations, bootstrap) is stored with the campaign.")
-    start.add_argument("challenge", metavar="CHALLENGE")
-    start.add_argument("phase", metavar="PHASE")
+    start.add_argument("challenge", metavar="CHALLENGE", help="the challenge's slug")
+    start.add_argument("phase", metavar="PHASE", help="the closed unpaired phase to rate")
     start.add_argument("--scale", default="1-10", help="rating scale LOW-HIGH (default 1-10)")
     start.add_argument("--criteria", action="store_true",
                        help="also score texture, noise, artefacts and fidelity")
@@ -47,23 +31,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="share of images shown twice, hidden, to check consistency (0.05)")
     start.add_argument("--submission", action="append", default=[], metavar="TEAM=ID",
                        help="rate this submission of TEAM instead of its last one (repeatable)")
-    start.add_argument("--model", default="mos", choices=("mos", "mle"))
-    start.add_argument("--judge-normalisation", default="zscore", choices=("none", "zscore"))
+    start.add_argument("--model", default="mos", choices=("mos", "mle"),
+                       help="subjective model: mos (mean of the ratings) or mle (maximum-"
+                       "likelihood scores with each judge's bias and spread; default mos)")
+    start.add_argument("--judge-normalisation", default="zscore", choices=("none", "zscore"),
+                       help="rescale each judge's ratings before the model: zscore (each "
+                       "judge's mean and spread made common) or none (default zscore)")
     start.add_argument("--normalisation", default="minmax", choices=("minmax", "rank", "zscore"),
                        help="common scale of each phase's scores before the blend")
     start.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples (1000)")
     start.set_defaults(handler=_campaign_open)
-    stop = actions.add_parser("close", help="close the open campaign of a phase and publish "
-                              "its results")
-    stop.add_argument("challenge", metavar="CHALLENGE")
-    stop.add_argument("phase", metavar="PHASE")
+    stop = actions.add_parser(
+        "close", help="close the open campaign of a phase and publish its results",
+        description="Judges can no longer rate; the final ranking (objective and subjective "
+        "blend, docs/judging.md) is computed and published, or the reason it is not is printed.")
+    stop.add_argument("challenge", metavar="CHALLENGE", help="the challenge's slug")
+    stop.add_argument("phase", metavar="PHASE", help="the phase whose campaign closes")
     stop.set_defaults(handler=_campaign_close)
     again = actions.add_parser(
         "reopen", help="open the phase's latest campaign again (ratings kept)",
         description="Judges carry on where they stopped; the published results stay as they are "
         "until the campaign closes again. A phase with published results takes no new campaign.")
-    again.add_argument("challenge", metavar="CHALLENGE")
-    again.add_argument("phase", metavar="PHASE")
+    again.add_argument("challenge", metavar="CHALLENGE", help="the challenge's slug")
+    again.add_argument("phase", metavar="PHASE", help="the phase whose campaign reopens")
     again.set_defaults(handler=_campaign_reopen)
 
     judge = sub.add_parser("judge", help="manage judges")
@@ -71,37 +61,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     add = judge_actions.add_parser(
         "add", help="create a judge and print a personal sign-in link (last word, last line)")
     add.add_argument("name", metavar="NAME", help="judge name, unique in the challenge")
-    add.add_argument("--challenge", required=True, metavar="SLUG")
+    add.add_argument("--challenge", required=True, metavar="SLUG", help="the challenge judged")
     add.add_argument("--email", help="use (or create) the account with this address; a member "
                      "of one of the challenge's teams cannot judge it")
     add.set_defaults(handler=_judge_add)
     revoke = judge_actions.add_parser(
         "revoke", help="withdraw a judge's access (links and sessions); their ratings are kept")
-    revoke.add_argument("name", metavar="NAME")
-    revoke.add_argument("--challenge", required=True, metavar="SLUG")
+    revoke.add_argument("name", metavar="NAME", help="the judge's name")
+    revoke.add_argument("--challenge", required=True, metavar="SLUG", help="the challenge judged")
     revoke.set_defaults(handler=_judge_revoke)
     link = judge_actions.add_parser(
         "link", help="issue a new sign-in link (last word, last line); earlier links stop working")
-    link.add_argument("name", metavar="NAME")
-    link.add_argument("--challenge", required=True, metavar="SLUG")
+    link.add_argument("name", metavar="NAME", help="the judge's name")
+    link.add_argument("--challenge", required=True, metavar="SLUG", help="the challenge judged")
     link.set_defaults(handler=_judge_link)
 
     finalists = sub.add_parser("finalists", help="show or confirm the finalists of a phase")
     finalist_actions = finalists.add_subparsers(dest="action", required=True)
-    show = finalist_actions.add_parser("show", help="list the finalists in force")
-    show.add_argument("challenge", metavar="CHALLENGE")
-    show.add_argument("phase", metavar="PHASE")
+    show = finalist_actions.add_parser(
+        "show", help="list the finalists in force",
+        description="Each finalist with its rank in the phase it qualified from, and whether "
+        "the list is confirmed or only proposed (the phase's qualify_from/qualify_top).")
+    show.add_argument("challenge", metavar="CHALLENGE", help="the challenge's slug")
+    show.add_argument("phase", metavar="PHASE", help="the phase the finalists are for")
     show.set_defaults(handler=_finalists_show)
     confirm = finalist_actions.add_parser(
         "confirm", help="confirm the proposed finalists, or exactly the --team ones")
-    confirm.add_argument("challenge", metavar="CHALLENGE")
-    confirm.add_argument("phase", metavar="PHASE")
+    confirm.add_argument("challenge", metavar="CHALLENGE", help="the challenge's slug")
+    confirm.add_argument("phase", metavar="PHASE", help="the phase the finalists are for")
     confirm.add_argument("--team", action="append", metavar="NAME",
                          help="admit this team (repeatable); without it, the proposal")
     confirm.set_defaults(handler=_finalists_confirm)
 
 
 def _chosen(pairs: list[str]) -> dict[str, int]:
+    from app.judging.campaigns import CampaignError
     chosen = {}
     for pair in pairs:
         team, _, number = pair.rpartition("=")
@@ -112,6 +106,9 @@ def _chosen(pairs: list[str]) -> dict[str, int]:
 
 
 def _campaign_open(args: argparse.Namespace) -> int:
+    from app.errors import ApiError
+    from app.judging.campaigns import CampaignError, CampaignOptions, open_campaign, parse_scale
+    from app.lookups import find_phase
     try:
         options = CampaignOptions(
             scale=parse_scale(args.scale), criteria=args.criteria, repeat_share=args.repeats,
@@ -125,12 +122,18 @@ def _campaign_open(args: argparse.Namespace) -> int:
                 print(f"{entry.team.name}: submission {entry.submission_id}")
             print(f"campaign {campaign.id} open on {args.challenge}/{args.phase}: "
                   f"{len(campaign.entries)} finalists, scale {args.scale}")
+            print("method recorded: " + ", ".join(f"{key} {value}" for key, value
+                                                  in sorted((campaign.method or {}).items())))
     except (CampaignError, ApiError) as exc:
         return error(str(exc))
     return 0
 
 
 def _campaign_close(args: argparse.Namespace) -> int:
+    from app.errors import ApiError
+    from app.judging import results
+    from app.judging.campaigns import CampaignError, open_campaign_of
+    from app.lookups import find_phase
     try:
         with database() as session:
             campaign = open_campaign_of(session, find_phase(session, args.challenge, args.phase))
@@ -146,6 +149,9 @@ def _campaign_close(args: argparse.Namespace) -> int:
 
 
 def _campaign_reopen(args: argparse.Namespace) -> int:
+    from app.errors import ApiError
+    from app.judging.campaigns import CampaignError, reopen_campaign
+    from app.lookups import find_phase
     try:
         with database() as session:
             campaign = reopen_campaign(session, find_phase(session, args.challenge, args.phase),
@@ -159,6 +165,10 @@ def _campaign_reopen(args: argparse.Namespace) -> int:
 
 
 def _judge_add(args: argparse.Namespace) -> int:
+    from app.accounts import AccountError
+    from app.errors import ApiError
+    from app.judging.campaigns import CampaignError, add_judge, sign_in_link
+    from app.lookups import find_challenge
     try:
         with database() as session:
             judge, token = add_judge(session, find_challenge(session, args.challenge), args.name,
@@ -172,6 +182,9 @@ def _judge_add(args: argparse.Namespace) -> int:
 
 
 def _judge_revoke(args: argparse.Namespace) -> int:
+    from app.errors import ApiError
+    from app.judging.campaigns import CampaignError, find_judge, revoke_judge
+    from app.lookups import find_challenge
     try:
         with database() as session:
             judge = find_judge(session, find_challenge(session, args.challenge), args.name)
@@ -184,6 +197,9 @@ def _judge_revoke(args: argparse.Namespace) -> int:
 
 
 def _judge_link(args: argparse.Namespace) -> int:
+    from app.errors import ApiError
+    from app.judging.campaigns import CampaignError, find_judge, new_link, sign_in_link
+    from app.lookups import find_challenge
     try:
         with database() as session:
             judge = find_judge(session, find_challenge(session, args.challenge), args.name)
@@ -196,6 +212,10 @@ def _judge_link(args: argparse.Namespace) -> int:
 
 
 def _finalists_show(args: argparse.Namespace) -> int:
+    from app.errors import ApiError
+    from app.judging import qualification
+    from app.judging.campaigns import CampaignError
+    from app.lookups import find_phase
     try:
         with database() as session:
             phase = find_phase(session, args.challenge, args.phase)
@@ -210,6 +230,11 @@ def _finalists_show(args: argparse.Namespace) -> int:
 
 
 def _finalists_confirm(args: argparse.Namespace) -> int:
+    from app.errors import ApiError
+    from app.judging import qualification
+    from app.judging.campaigns import CampaignError
+    from app.judging.qualification import QualificationError
+    from app.lookups import find_phase
     try:
         with database() as session:
             phase = find_phase(session, args.challenge, args.phase)

@@ -43,6 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
+    missing = [f"{flag} {path}: no such folder or .zip file" for flag, path
+               in (("--pred", args.pred), ("--gt", args.gt)) if not path.exists()]
+    if missing:  # one clear line each, not every image of the other side as an "extra file"
+        for line in missing:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
     from app.evaluation import build_scorer, evaluate, inventory
 
     try:

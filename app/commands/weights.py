@@ -38,7 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     install.add_argument("--force", action="store_true", help="reinstall files already present")
     install.add_argument("--dir", type=Path, help="weights directory (default: RAIM_WEIGHTS_DIR)")
     install.set_defaults(handler=_install)
-    verify = actions.add_parser("verify", help="report each weight file: present, hash, source")
+    verify = actions.add_parser(
+        "verify", help="report each weight file: present, hash, source",
+        description="One line per weight file: its state (ok, missing, modified), the start of "
+        "its sha256 and where it came from. Exit status: 0 all ok, 1 otherwise.")
     verify.add_argument("--dir", type=Path, help="weights directory (default: RAIM_WEIGHTS_DIR)")
     verify.set_defaults(handler=_verify)
 

@@ -100,3 +100,9 @@ def test_score_without_weights_says_which_file_and_how_to_fix(tmp_path, monkeypa
     assert code == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing weight file" in err[0] and "raim weights install" in err[0]
+
+
+def test_score_names_a_missing_folder_once_and_lists_no_extra_file(tmp_path, capsys):
+    assert main(["score", "--pred", str(DATA / "pred"), "--gt", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: --gt {tmp_path / 'nowhere'}: no such folder or .zip file"]

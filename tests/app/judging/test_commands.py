@@ -39,9 +39,12 @@ def test_finalists_and_campaign_open(finals: World, capsys: pytest.CaptureFixtur
     assert main(["finalists", "confirm", finals.challenge, "final",
                  "--team", finals.teams[0], "--team", finals.teams[1]]) == 0
     assert main(["campaign", "open", finals.challenge, "final", "--scale", "1-5",
-                 "--criteria", "--repeats", "0.1"]) == 0
+                 "--criteria", "--repeats", "0.1", "--model", "mle"]) == 0
     out = capsys.readouterr().out
     assert "2 finalists, scale 1-5" in out and finals.teams[2] not in out
+    method = next(line for line in out.splitlines() if line.startswith("method recorded: "))
+    assert "model mle" in method and "judge_normalisation zscore" in method
+    assert "normalisation minmax" in method and "bootstrap_samples 1000" in method
     assert main(["campaign", "open", finals.challenge, "final"]) == 2
     assert "already has an open campaign" in capsys.readouterr().err
     assert main(["campaign", "close", finals.challenge, "final"]) == 0

@@ -231,6 +231,9 @@ def test_submission_page_shows_means_table_and_plot(client, arena):
     assert "<svg" in response.text and response.text.count('class="bar"') == 3
     assert "35.83" in response.text  # the mean score, (80 - 12.5 + 40) / 3
     assert 'class="sortable"' in response.text
+    assert f'href="/api/submissions/{sub_id}/results.csv"' in response.text
+    results = client.get(f"/api/submissions/{sub_id}/results.csv")  # the signed-in session
+    assert results.status_code == 200 and len(results.text.splitlines()) == 4
 
 
 def test_submission_page_of_a_failed_one_shows_the_error(client, arena):
