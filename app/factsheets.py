@@ -68,7 +68,8 @@ def from_upload(stored: dict[str, Any] | None, form: dict[str, str],
                              f"this phase reads its factsheet from {FACTSHEET_FILE} in the zip, "
                              f"not from the form") for name in given]
         given = {}
-    from_file: dict[str, Any] = {}
+    from_file: dict[str, Any] | None = {}
+    file_problems: list[Problem] = []
     if spec.source in ("zip", "both"):
         from_file, file_problems = _read_file(upload)
         problems += file_problems
@@ -77,9 +78,8 @@ def from_upload(stored: dict[str, Any] | None, form: dict[str, str],
                 problems.append(Problem(FACTSHEET_FILE, "missing: this phase asks for a "
                                         f"{FACTSHEET_FILE} at the top of the zip with the "
                                         f"fields {_names(spec)}"))
-        from_file = from_file or {}
     values: dict[str, Any] = {}
-    for where, found in ((FACTSHEET_FILE, from_file), ("form", given)):
+    for where, found in ((FACTSHEET_FILE, from_file or {}), ("form", given)):
         problems += _unknown(spec, where, found)
         for item in spec.fields:
             if item.name in found and not _blank(found[item.name]):
@@ -88,8 +88,9 @@ def from_upload(stored: dict[str, Any] | None, form: dict[str, str],
                     problems.append(Problem(_where(where, item.name), problem))
                 else:
                     values[item.name] = value
+    unreadable = spec.source == "zip" and bool(file_problems)  # its fields go unsaid
     for item in spec.fields:
-        if item.required and item.name not in values and not any(
+        if item.required and not unreadable and item.name not in values and not any(
                 p.file == _where(w, item.name) for w in ("form", FACTSHEET_FILE)
                 for p in problems):
             problems.append(Problem(_where("form" if spec.source != "zip" else FACTSHEET_FILE,
