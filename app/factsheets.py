@@ -88,7 +88,8 @@ def from_upload(stored: dict[str, Any] | None, form: dict[str, str],
                     problems.append(Problem(_where(where, item.name), problem))
                 else:
                     values[item.name] = value
-    unreadable = spec.source == "zip" and bool(file_problems)  # its fields go unsaid
+    # A zip factsheet missing or unreadable is one problem, not one per required field.
+    unreadable = spec.source == "zip" and (bool(file_problems) or from_file is None)
     for item in spec.fields:
         if item.required and not unreadable and item.name not in values and not any(
                 p.file == _where(w, item.name) for w in ("form", FACTSHEET_FILE)
