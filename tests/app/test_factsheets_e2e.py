@@ -108,6 +108,13 @@ def test_factsheet_required_stored_shown_to_organisers_and_never_to_judges(
     client = client_app
     team, other = world.teams[0], world.teams[1]
 
+    # 0. The submit page shows the form, required fields marked for the browser too.
+    submit = client.get(f"/challenges/{world.challenge}/phases/final/submit",
+                        headers={**HTML, **world.auth(team)})
+    assert submit.status_code == 200
+    assert 'name="factsheet.method" type="text" maxlength="4000">' in submit.text  # 'both'
+    assert 'name="factsheet.extra_data"' in submit.text and "factsheet.yaml" in submit.text
+
     # 1. Required: an upload without it is refused, each field named, nothing stored.
     refused = _post(client, world, team, world.zips[team], {})
     assert refused["status"] == 400
@@ -216,6 +223,14 @@ def test_reproduction_flags_one_altered_image_of_five_audited_and_on_the_final_p
                        files={"file": ("x.zip", b"PK", "application/zip")}).status_code == 403
     listed = client.get(f"/api/organiser/submissions/{ids[cheat]}/reproduction", headers=organiser)
     assert [c["verdict"] for c in listed.json()["checks"]] == ["fail"]
+    page_form = client.post(f"/organiser/submissions/{ids[honest]}/reproduction",
+                            headers=organiser, data={"min_psnr": "", "max_diff": ""},
+                            files={"reproduced": ("again.zip", same.read_bytes(),
+                                                  "application/zip")}, follow_redirects=False)
+    assert page_form.status_code == 303
+    shown = client.get(page_form.headers["location"], headers={**HTML, **organiser})
+    assert "Reproduction check of again.zip: pass, 0 of 5 image(s) flagged." in shown.text
+    assert shown.text.count("identical</td>") == 10  # two checks of five images
 
     audit = client.get("/api/organiser/audit", params={"action": "submission.reproduction"},
                        headers=organiser).json()
