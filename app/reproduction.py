@@ -221,24 +221,34 @@ def thresholds_from(fields: dict[str, str], defaults: Thresholds) -> Thresholds:
     raise ApiError(HTTPStatus.BAD_REQUEST, "the thresholds are not valid", problems)
 
 
+def run_check(session: Session, sub: Submission, reproduced: Path, filename: str,
+              thresholds: Thresholds, actor: User | None, settings: Settings) -> dict[str, Any]:
+    """Compare an uploaded reproduction with the submission, store and audit the verdict in
+    the caller's transaction; its view. ApiError 410 (stored upload gone) or 400 (unreadable
+    zip, nothing stored)."""
+    stored = upload_file(settings, sub.upload_path)
+    if not stored.is_file():
+        raise ApiError(HTTPStatus.GONE, f"the stored upload of submission {sub.id} is missing "
+                                        f"({sub.upload_path})")
+    try:
+        comparison = compare(stored, reproduced, thresholds, max_pixels=settings.max_pixels)
+    except InvalidInput as exc:
+        raise ApiError(HTTPStatus.BAD_REQUEST,
+                       f"{filename}: the reproduction cannot be compared; nothing was stored",
+                       [Problem(filename if p.file == str(reproduced) else p.file, p.message)
+                        for p in exc.problems]) from exc
+    return check_view(record(session, sub, comparison, filename=filename, actor=actor))
+
+
+def must_exist(submission_id: int) -> None:
+    """ApiError 404 unless the submission exists (checked before an upload is read)."""
+    with session_scope() as session:
+        find_submission(session, submission_id)
+
+
 def check_upload(submission_id: int, reproduced: Path, filename: str, thresholds: Thresholds,
                  actor_id: int, settings: Settings) -> dict[str, Any]:
-    """Compare an uploaded reproduction with the submission, store and audit the verdict
-    (committed); its view. ApiError 404, 410 (stored upload gone) or 400 (unreadable zip)."""
+    """``run_check`` in a transaction of its own, committed before the view is returned."""
     with session_scope() as session:
-        sub = find_submission(session, submission_id)
-        stored = upload_file(settings, sub.upload_path)
-        if not stored.is_file():
-            raise ApiError(HTTPStatus.GONE, f"the stored upload of submission {sub.id} is missing "
-                                            f"({sub.upload_path})")
-        try:
-            comparison = compare(stored, reproduced, thresholds, max_pixels=settings.max_pixels)
-        except InvalidInput as exc:
-            raise ApiError(HTTPStatus.BAD_REQUEST,
-                           f"{filename}: the reproduction cannot be compared; nothing was stored",
-                           [Problem(filename if p.file == str(reproduced) else p.file, p.message)
-                            for p in exc.problems]) from exc
-        row = record(session, sub, comparison, filename=filename,
-                     actor=session.get_one(User, actor_id))
-        view = check_view(row)
-    return view
+        return run_check(session, find_submission(session, submission_id), reproduced,
+                         filename, thresholds, session.get_one(User, actor_id), settings)

@@ -280,6 +280,7 @@ async def check_reproduction(submission_id: int, request: Request, user: Organis
     ``min_psnr`` and ``max_diff``) with the submission's, image by image; the stored verdict:
     ``{"id", "verdict": "pass"|"fail", "thresholds", "image_count", "flagged", "images"}``."""
     settings = get_settings()
+    await to_thread.run_sync(reproduction.must_exist, submission_id)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
         raise ApiError(413, f"the upload ({int(length):,} bytes) is over the limit of "

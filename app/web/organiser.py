@@ -186,8 +186,8 @@ def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFro
 
 
 @router.post("/submissions/{submission_id}/reproduction")
-def check_reproduction(request: Request, user: OrganiserPage, submission_id: int,
-                       reproduced: Annotated[UploadFile, File()],
+def check_reproduction(request: Request, user: OrganiserPage, sub: SubmissionFromPath,
+                       session: SessionDep, reproduced: Annotated[UploadFile, File()],
                        min_psnr: Annotated[str, Form()] = "",
                        max_diff: Annotated[str, Form()] = "") -> RedirectResponse:
     """The submission page's reproduction form: what POST /api/organiser/.../reproduction does;
@@ -195,6 +195,7 @@ def check_reproduction(request: Request, user: OrganiserPage, submission_id: int
     settings = get_settings()
     work = Path(tempfile.mkdtemp(prefix="reproduction-", dir=_scratch(settings.data_dir)))
     name = reproduced.filename or "reproduction.zip"
+    back = f"/submissions/{sub.id}"
     try:
         archive = work / "reproduction.zip"
         with archive.open("wb") as out:
@@ -203,20 +204,19 @@ def check_reproduction(request: Request, user: OrganiserPage, submission_id: int
             {"min_psnr": min_psnr, "max_diff": max_diff},
             reproduction.Thresholds(settings.reproduction_min_psnr,
                                     settings.reproduction_max_diff))
-        view = reproduction.check_upload(submission_id, archive, name, thresholds, user.id,
-                                         settings)
+        view = reproduction.run_check(session, sub, archive, name, thresholds,
+                                      session.get_one(User, user.id), settings)
     except ApiError as exc:
-        if exc.status == 404:
-            raise
         flash(request, "error", f"Reproduction check not stored: {exc.detail}"
               + "".join(f" {p.file}: {p.message}." for p in exc.problems))
-        return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+        return RedirectResponse(back, status_code=303)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    session.commit()
     flash(request, "ok" if view["verdict"] == "pass" else "error",
           f"Reproduction check of {name}: {view['verdict']}, {view['flagged']} of "
           f"{view['image_count']} image(s) flagged.")
-    return RedirectResponse(f"/submissions/{submission_id}#reproduction", status_code=303)
+    return RedirectResponse(f"{back}#reproduction", status_code=303)
 
 
 def _queued(request: Request, session: Session, ids: list[int], what: str,
