@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     max_pixels: int = 40_000_000
     max_images: int = 2_000
     max_upload_bytes: int = 8 * 1024**3
+    # Reproduction checks (app.reproduction): an image is flagged below this PSNR (dB) or when
+    # a pixel differs by more than this many levels (0-255); a request may set its own.
+    reproduction_min_psnr: float = Field(default=40.0, gt=0)
+    reproduction_max_diff: int = Field(default=4, ge=0, le=255)
     secret_key: str | None = None  # None: generated once into RAIM_DATA_DIR/secret_key
     # Links printed without a request (the CLI's judge links); requests use their own address.
     base_url: str = "http://127.0.0.1:8000"

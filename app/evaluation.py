@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from app.config import Settings
-from metrics.images import ImageSet, Inventory, decode, pair_images
+from metrics.images import SIDE_FILES, ImageSet, Inventory, decode, pair_images
 from metrics.pipeline import FastScorer
 from metrics.registry import RAIM_CROP, RAIM_METRICS, RAIM_MIN_SIDE
 from scoring.formula import RAIM_2024, Formula
@@ -44,7 +44,7 @@ def inventory(
     Paired phases pair ``pred`` with the ground truth ``gt``; unpaired ones (``gt`` None) with
     the phase's ``inputs`` when given (same names, same sizes), else check ``pred`` alone.
     """
-    pred_set = ImageSet(pred, "prediction", max_pixels=max_pixels)
+    pred_set = ImageSet(pred, "prediction", max_pixels=max_pixels, side_files=SIDE_FILES)
     gt_set = ImageSet(gt, "ground truth", max_pixels=max_pixels) if gt is not None else None
     inputs_set = (ImageSet(inputs, "inputs", max_pixels=max_pixels)
                   if gt is None and inputs is not None else None)
@@ -94,7 +94,7 @@ def evaluate(
     if checked is None:
         checked = inventory(pred, gt, max_pixels=max_pixels, max_images=max_images)
     # Read as the upload check read them: the same caps, so a worker cannot be blown up either.
-    pred_set = ImageSet(pred, "prediction", max_pixels=max_pixels)
+    pred_set = ImageSet(pred, "prediction", max_pixels=max_pixels, side_files=SIDE_FILES)
     gt_set = ImageSet(gt, "ground truth", max_pixels=max_pixels)
     report = Report(metrics=formula.metrics)
     total = len(checked.pairs)

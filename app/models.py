@@ -188,6 +188,8 @@ class Phase(Base):
     rank_by: Mapped[str] = mapped_column(String(16), default="best")
     qualify_from: Mapped[str | None] = mapped_column(String(64))
     qualify_top: Mapped[int | None]
+    # The factsheet teams fill in with each submission (revision 0012): FactsheetSpec's dump.
+    factsheet: Mapped[dict[str, Any] | None]
 
     challenge: Mapped[Challenge] = relationship(back_populates="phases")
     datasets: Mapped[list[Dataset]] = relationship(back_populates="phase", passive_deletes=True)
@@ -307,6 +309,8 @@ class Submission(Base):
     # When the job was last handed to the workers (revision 0005); None while no send succeeded
     # (broker down), so the sweeper knows which queued rows to hand over again.
     enqueued_at: Mapped[datetime | None]
+    # The factsheet's checked values, field -> value (revision 0012); organisers only.
+    factsheet: Mapped[dict[str, Any] | None]
 
     phase: Mapped[Phase] = relationship()
     team: Mapped[Team] = relationship()
@@ -430,6 +434,30 @@ class Worker(Base):
     caches: Mapped[dict[str, Any] | None]
 
     token: Mapped[WorkerToken | None] = relationship()
+
+
+class ReproductionCheck(Base):
+    """An organiser's reproduced outputs compared with a submission's (app.reproduction):
+    the thresholds, the verdict and each image's figures."""
+
+    __tablename__ = "reproduction_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    filename: Mapped[str] = mapped_column(String(255))
+    min_psnr: Mapped[float] = mapped_column(Float)
+    max_diff: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    image_count: Mapped[int] = mapped_column(Integer)
+    flagged: Mapped[int] = mapped_column(Integer)
+    # [{"name", "psnr" (None when identical), "max_diff", "flagged", "reason"}], by name
+    images: Mapped[list[Any]]
+
+    submission: Mapped[Submission] = relationship()
+    actor: Mapped[User | None] = relationship()
 
 
 class AuditLog(Base):

@@ -15,6 +15,7 @@ from http import HTTPStatus
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from app import factsheets
 from app.audit import record
 from app.config import Settings
 from app.errors import ApiError
@@ -130,15 +131,21 @@ def _plain(value: object) -> object:
 
 
 def export_csv(session: Session, challenge: Challenge) -> str:
-    """One line per submission of the challenge, with its means."""
+    """One line per submission of the challenge, with its means; when a phase asks for a
+    factsheet, one ``factsheet.<field>`` column per field after the others."""
+    specs = [s for s in (factsheets.spec_of(p.factsheet) for p in challenge.phases) if s]
+    extra = [f"{factsheets.FORM_PREFIX}{name}" for name in factsheets.columns(specs)]
     query = (select(Submission).join(Phase).where(Phase.challenge_id == challenge.id)
              .options(selectinload(Submission.team), selectinload(Submission.user),
                       selectinload(Submission.phase))
              .order_by(Submission.id))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer = csv.DictWriter(out, fieldnames=[*CSV_COLUMNS, *extra])
     writer.writeheader()
-    writer.writerows(_csv_row(challenge, sub) for sub in session.scalars(query))
+    writer.writerows({**_csv_row(challenge, sub), **{
+        f"{factsheets.FORM_PREFIX}{k}": factsheets.shown(v)
+        for k, v in (sub.factsheet or {}).items()
+        if f"{factsheets.FORM_PREFIX}{k}" in extra}} for sub in session.scalars(query))
     return out.getvalue()
 
 

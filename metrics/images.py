@@ -44,6 +44,10 @@ __all__ = ["IMAGE_SUFFIXES", "ImageInfo", "ImagePair", "ImageSet", "InvalidInput
            "single_colour_problem"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# Files a submission may hold beside its images, at its top level (after the one wrapping
+# folder is dropped): set aside by a prediction set, never paired or decoded as an image.
+FACTSHEET_FILE = "factsheet.yaml"
+SIDE_FILES = (FACTSHEET_FILE,)
 UNDECODABLE = "not a decodable image (unrecognised or corrupt format)"
 # An image file holds its pixels, at worst half as large again once compressed (JPEG at
 # quality 100 and TIFF LZW reach 1.37 on noise), plus headers, colour profiles and metadata.
@@ -153,19 +157,24 @@ class ImageSet:
     """A set of image files addressed by name: a folder, or a zip read in place.
 
     ``max_pixels``: the pixel cap files are read under (``read``); None reads any size.
+    ``side_files``: top-level names set aside (``side_names``, ``read_side``), not images.
     """
 
-    def __init__(self, path: Path, label: str, *, max_pixels: int | None = None):
+    def __init__(self, path: Path, label: str, *, max_pixels: int | None = None,
+                 side_files: tuple[str, ...] = ()):
         self.path = Path(path)
         self.label = label  # "prediction" or "ground truth", used in messages
         self.max_pixels = max_pixels
         self._zip: ZipReader | None = None
         self._members: dict[str, str] = {}  # display name -> member/file path
+        self._side: dict[str, str] = {}  # side files set aside: display name -> member/file
         self.problems: list[Problem] = []
         if self.path.is_dir():
             self._scan_dir()
+            self._set_aside(side_files)
         elif self.path.is_file() and zipfile.is_zipfile(self.path):
             self._scan_zip()
+            self._set_aside(side_files)
         elif self.path.exists():
             self.problems.append(
                 Problem(str(self.path), f"{label} must be a folder or a .zip file")
@@ -191,6 +200,11 @@ class ImageSet:
         for name in sorted(parts):
             self._members["/".join(parts[name][1:] if strip else parts[name])] = name
 
+    def _set_aside(self, side_files: tuple[str, ...]) -> None:
+        for name in side_files:
+            if name in self._members:
+                self._side[name] = self._members.pop(name)
+
     # -- access ----------------------------------------------------------------------
 
     def names(self) -> list[str]:
@@ -207,6 +221,20 @@ class ImageSet:
             return b"".join(capped(self._zip.chunks(member), name, check))
         except InvalidInput as exc:  # name the file as the set does (wrapping folder stripped)
             raise InvalidInput([Problem(name, p.message) for p in exc.problems]) from exc
+
+    def side_names(self) -> list[str]:
+        """The side files found (``side_files`` given to the constructor), not images."""
+        return list(self._side)
+
+    def read_side(self, name: str, max_bytes: int) -> bytes | None:
+        """A side file's bytes (None when the set has none of that name), at most
+        ``max_bytes``; raises InvalidInput naming the file."""
+        member = self._side.get(name)
+        if member is None:
+            return None
+        cap = Cap(max_bytes, f"larger than {max_bytes:,} bytes")
+        chunks = file_chunks(Path(member)) if self._zip is None else self._zip.chunks(member)
+        return b"".join(capped(chunks, name, lambda _head, _complete: cap))
 
     def close(self) -> None:
         """Nothing stays open between reads; kept for callers that close what they open."""

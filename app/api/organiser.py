@@ -1,5 +1,5 @@
 """Organiser API: rescoring, phase dates and leaderboard visibility, downloads, CSV, the queue,
-worker tokens, the image inspector, teams and the audit log."""
+worker tokens, the image inspector, teams, the audit log, factsheets and reproduction checks."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response
+from anyio import to_thread
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from app import audit, team_admin, worker_tokens
+from app import audit, factsheets, reproduction, team_admin, worker_tokens
 from app import organiser as actions
 from app.api.judge import png
 from app.api.schemas import (
@@ -24,6 +25,8 @@ from app.api.schemas import (
 from app.config import get_settings
 from app.deps import ChallengeFromPath, Organiser, SessionDep, SubmissionFromPath, WriteSessionDep
 from app.errors import ApiError
+from app.intake.accept import MULTIPART_OVERHEAD
+from app.intake.receive import receive_form
 from app.jobs import queue
 from app.jobs.broker import uses_broker
 from app.judging.blind import INSPECT_ROLES, ImageMissing, image_stems, submission_image
@@ -255,3 +258,59 @@ def inspect_submission(user: Organiser, submission: SubmissionFromPath) -> dict:
         + ([{"label": "ground truth", "image_url": f"{base}{quote(stem)}?role=ground_truth"}]
            if paired else []),
         "scale": [0, 0], "criteria": []} for stem in stems]}
+
+
+class FactsheetAnswer(BaseModel):
+    submission_id: int
+    challenge: str
+    phase: str
+    team: str
+    fields: list[dict[str, Any]] = Field(description="the phase's fields: name, label, type, "
+                                                     "required, help")
+    factsheet: dict[str, Any] | None = Field(description="field -> value; null when the phase "
+                                                         "asked for none")
+
+
+@router.get("/submissions/{submission_id}/factsheet")
+def read_factsheet(user: Organiser, submission: SubmissionFromPath) -> FactsheetAnswer:
+    """The factsheet the team sent with the submission (organisers only)."""
+    spec = factsheets.spec_of(submission.phase.factsheet)
+    return FactsheetAnswer(
+        submission_id=submission.id, challenge=submission.phase.challenge.slug,
+        phase=submission.phase.slug, team=submission.team.name,
+        fields=[f.model_dump() for f in spec.fields] if spec else [],
+        factsheet=submission.factsheet)
+
+
+@router.post("/submissions/{submission_id}/reproduction", status_code=201)
+async def check_reproduction(submission_id: int, request: Request, user: Organiser) -> dict:
+    """Compare the reproduced outputs (a zip in the multipart field ``file``; optional fields
+    ``min_psnr`` and ``max_diff``) with the submission's, image by image; the stored verdict:
+    ``{"id", "verdict": "pass"|"fail", "thresholds", "image_count", "flagged", "images"}``."""
+    settings = get_settings()
+    await to_thread.run_sync(reproduction.must_exist, submission_id)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
+        raise ApiError(413, f"the upload ({int(length):,} bytes) is over the limit of "
+                            f"{settings.max_upload_bytes:,} bytes")
+    form = await receive_form(request.headers.get("content-type", ""), request.stream(),
+                              settings.uploads_dir / "incoming",
+                              max_bytes=settings.max_upload_bytes)
+    upload = form.file
+    if upload is None:  # receive_form guarantees a file
+        raise ApiError(400, "no file received")
+    try:
+        thresholds = reproduction.thresholds_from(form.fields, reproduction.Thresholds(
+            settings.reproduction_min_psnr, settings.reproduction_max_diff))
+        return await to_thread.run_sync(reproduction.check_upload, submission_id, upload.path,
+                                        upload.filename, thresholds, user.id, settings)
+    finally:
+        upload.discard()
+
+
+@router.get("/submissions/{submission_id}/reproduction")
+def read_reproduction(user: Organiser, submission: SubmissionFromPath,
+                      session: SessionDep) -> dict:
+    """The submission's reproduction checks, newest first: ``{"checks": [...]}``."""
+    return {"checks": [reproduction.check_view(row)
+                       for row in reproduction.checks_of(session, submission)]}

@@ -44,6 +44,34 @@ class QualifySpec(_Strict):
     top: PositiveInt
 
 
+class FactsheetField(_Strict):
+    """One field of a phase's factsheet: its name (``factsheet.<name>`` in the form, a key of
+    ``factsheet.yaml``), label, type and whether it is required."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    label: str | None = None
+    type: Literal["text", "number", "boolean"] = "text"
+    required: bool = False
+    help: str = ""
+
+
+class FactsheetSpec(_Strict):
+    """What a phase asks teams to declare with each submission, and where it comes from."""
+
+    source: Literal["form", "zip", "both"] = "form"
+    fields: list[FactsheetField] = Field(min_length=1)
+
+    def problems(self, where: str) -> list[str]:
+        seen: set[str] = set()
+        found = []
+        for i, item in enumerate(self.fields):
+            if item.name in seen:
+                found.append(f"{where}.fields[{i}].name: {item.name!r} is used by an earlier "
+                             f"field")
+            seen.add(item.name)
+        return found
+
+
 class PhaseSpec(_Strict):
     slug: Slug
     title: str | None = None
@@ -57,10 +85,11 @@ class PhaseSpec(_Strict):
     leaderboard: Literal["public", "private", "hidden"] = "public"
     rank_by: Literal["best", "latest"] = "best"
     qualify: QualifySpec | None = None
+    factsheet: FactsheetSpec | None = None
 
     def problems(self, where: str) -> list[str]:
         """Disagreements between this phase's own keys."""
-        found = []
+        found = self.factsheet.problems(f"{where}.factsheet") if self.factsheet else []
         if self.kind == "paired" and not self.ground_truth:
             found.append(f"{where}.ground_truth: required key missing (phase kind is paired)")
         if self.kind == "unpaired" and self.ground_truth:

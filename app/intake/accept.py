@@ -21,6 +21,7 @@ from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import factsheets
 from app.accounts import teams_of
 from app.config import Settings
 from app.db import session_scope
@@ -163,6 +164,7 @@ class _Target:
     inputs: Path | None
     challenge: str
     phase: str
+    factsheet: dict | None = None  # the phase's factsheet spec, if it asks for one
 
 
 def _target(user_id: int, phase_ref: str | None, settings: Settings) -> _Target:
@@ -182,11 +184,36 @@ def _target(user_id: int, phase_ref: str | None, settings: Settings) -> _Target:
                 HTTPStatus.CONFLICT, f"phase {phase_label(phase)} has no ground truth loaded yet"
             )
         inputs = None if paired else dataset_dir(settings, phase, "inputs")
-        return _Target(phase.id, team.id, ground_truth, inputs, phase.challenge.slug, phase.slug)
+        return _Target(phase.id, team.id, ground_truth, inputs, phase.challenge.slug, phase.slug,
+                       phase.factsheet)
+
+
+def check_upload(upload: ReceivedFile, target: _Target, form: dict[str, str],
+                 settings: Settings) -> tuple[Inventory, dict | None]:
+    """The images' inventory and the checked factsheet; one ApiError 400 lists the problems
+    of both (the factsheet's named by field)."""
+    factsheet_problems: list[Problem] = []
+    factsheet = None
+    try:
+        factsheet = factsheets.from_upload(target.factsheet, form, upload.path)
+    except factsheets.FactsheetError as exc:
+        factsheet_problems = exc.problems
+    try:
+        checked = validate_upload(upload, target.ground_truth, settings, target.inputs)
+    except ApiError as exc:
+        if factsheet_problems:
+            raise ApiError(exc.status, exc.detail, factsheet_problems + exc.problems) from exc
+        raise
+    if factsheet_problems:
+        raise ApiError(HTTPStatus.BAD_REQUEST,
+                       f"{upload.filename}: the factsheet has {len(factsheet_problems)} "
+                       f"problem(s); nothing was stored", factsheet_problems)
+    return checked, factsheet
 
 
 def _store(
-    target: _Target, user_id: int, upload: ReceivedFile, image_count: int, settings: Settings
+    target: _Target, user_id: int, upload: ReceivedFile, image_count: int, settings: Settings,
+    factsheet: dict | None = None,
 ) -> int:
     """Insert the row and move the upload into place, under the team lock; commit, then queue."""
     final: Path | None = None
@@ -208,6 +235,7 @@ def _store(
                 upload_sha256=upload.sha256,
                 original_filename=upload.filename[:255],
                 image_count=image_count,
+                factsheet=factsheet,
             )
             session.add(sub)
             session.flush()
@@ -227,7 +255,8 @@ async def receive_and_accept(
     user_id: int, content_type: str, content_length: str, chunks: AsyncIterator[bytes],
     settings: Settings,
 ) -> Accepted:
-    """A streamed multipart upload (zip in ``file``, optional ``phase``) received and accepted.
+    """A streamed multipart upload (zip in ``file``, optional ``phase``, the factsheet's
+    ``factsheet.<field>`` fields) received and accepted.
 
     Refused at once when the declared length is over the limit; the body is then written
     to a temporary file as it arrives, and ``accept`` runs in a worker thread.
@@ -242,17 +271,20 @@ async def receive_and_accept(
     if form.file is None:  # receive_form guarantees a file; keeps the type checker honest
         raise ApiError(HTTPStatus.BAD_REQUEST, "no file received")
     return await to_thread.run_sync(accept, user_id, form.file, form.fields.get("phase"),
-                                    settings)
+                                    settings, form.fields)
 
 
 def accept(
-    user_id: int, upload: ReceivedFile, phase_ref: str | None, settings: Settings
+    user_id: int, upload: ReceivedFile, phase_ref: str | None, settings: Settings,
+    form: dict[str, str] | None = None,
 ) -> Accepted:
-    """Check, validate, store and queue an upload; raises ApiError and keeps nothing if refused."""
+    """Check, validate, store and queue an upload; raises ApiError and keeps nothing if refused.
+
+    ``form``: the other multipart fields (the factsheet's ``factsheet.<field>``)."""
     try:
         target = _target(user_id, phase_ref, settings)
-        checked = validate_upload(upload, target.ground_truth, settings, target.inputs)
-        submission_id = _store(target, user_id, upload, len(checked.pairs), settings)
+        checked, factsheet = check_upload(upload, target, form or {}, settings)
+        submission_id = _store(target, user_id, upload, len(checked.pairs), settings, factsheet)
     finally:
         upload.discard()  # moved into place when accepted; the temporary file otherwise
     return Accepted(submission_id, target.challenge, target.phase)

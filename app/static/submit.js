@@ -241,8 +241,17 @@
     refreshQuota();
   }
 
+  // The factsheet's fields (when the phase asks for one in the form): checked by the browser
+  // first, then sent as multipart fields factsheet.<name> before the file; the server checks
+  // them again and names each wrong field.
+  function factsheetFields() {
+    return Array.prototype.slice.call(root.querySelectorAll("[name^='factsheet.']"));
+  }
+
   function upload() {
     if (!file || busy) return;
+    var invalid = factsheetFields().filter(function (el) { return !el.checkValidity(); });
+    if (invalid.length) { invalid[0].reportValidity(); return; }
     var sending = file;
     busy = true;
     send.disabled = true;
@@ -256,6 +265,9 @@
     setProgress(0, "Starting upload…");
     var form = new FormData();
     form.append("phase", root.dataset.phase);
+    factsheetFields().forEach(function (el) {
+      if (el.value.trim() !== "") form.append(el.name, el.value);
+    });
     form.append("file", sending, sending.name);
     xhr = new XMLHttpRequest();
     xhr.open("POST", root.dataset.uploadUrl);

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import reproduction
 from app.accounts import AccountError, user_for_token
 from app.deps import BaseUrl, ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath
 from app.errors import ApiError
@@ -312,6 +313,7 @@ def final_page(request: Request, user: Viewer, challenge: ChallengeFromPath,
     return render(request, "judge/final.html", {
         "user": user, "section": "challenges", "challenge": challenge, "final": body,
         "organiser": organiser, "published_at": published,
+        "reproduction": reproduction.team_verdicts(session, challenge),
         "mos_plot": mos_plot(_mos_points(body), scale=(scale[0], scale[1]),
                              label=f"MOS per team on the judges' {scale[0]}-{scale[1]} scale, "
                                    f"95% CI"),

@@ -1,5 +1,6 @@
 """Organiser pages: challenges, bundle upload, phase dates and visibility, rescoring (after a
-confirmation), the queue dashboard (workers, worker tokens) and the audit log."""
+confirmation), reproduction checks, the queue dashboard (workers, worker tokens) and the audit
+log."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from app import audit, worker_tokens
+from app import audit, reproduction, worker_tokens
 from app import organiser as actions
 from app.bundles.load import BundleError, install_bundle
 from app.bundles.unpack import UnsafeBundle, unpack_bundle
@@ -182,6 +183,40 @@ def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFro
                        session: SessionDep) -> RedirectResponse:
     ids = actions.rescore_submission(session, sub, session.get_one(User, user.id))
     return _queued(request, session, ids, f"Submission #{sub.id}", f"/submissions/{sub.id}")
+
+
+@router.post("/submissions/{submission_id}/reproduction")
+def check_reproduction(request: Request, user: OrganiserPage, sub: SubmissionFromPath,
+                       session: SessionDep, reproduced: Annotated[UploadFile, File()],
+                       min_psnr: Annotated[str, Form()] = "",
+                       max_diff: Annotated[str, Form()] = "") -> RedirectResponse:
+    """The submission page's reproduction form: what POST /api/organiser/.../reproduction does;
+    the verdict (or the problems) is flashed on the submission page."""
+    settings = get_settings()
+    work = Path(tempfile.mkdtemp(prefix="reproduction-", dir=_scratch(settings.data_dir)))
+    name = reproduced.filename or "reproduction.zip"
+    back = f"/submissions/{sub.id}"
+    try:
+        archive = work / "reproduction.zip"
+        with archive.open("wb") as out:
+            shutil.copyfileobj(reproduced.file, out, 1024 * 1024)
+        thresholds = reproduction.thresholds_from(
+            {"min_psnr": min_psnr, "max_diff": max_diff},
+            reproduction.Thresholds(settings.reproduction_min_psnr,
+                                    settings.reproduction_max_diff))
+        view = reproduction.run_check(session, sub, archive, name, thresholds,
+                                      session.get_one(User, user.id), settings)
+    except ApiError as exc:
+        flash(request, "error", f"Reproduction check not stored: {exc.detail}"
+              + "".join(f" {p.file}: {p.message}." for p in exc.problems))
+        return RedirectResponse(back, status_code=303)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    session.commit()
+    flash(request, "ok" if view["verdict"] == "pass" else "error",
+          f"Reproduction check of {name}: {view['verdict']}, {view['flagged']} of "
+          f"{view['image_count']} image(s) flagged.")
+    return RedirectResponse(f"{back}#reproduction", status_code=303)
 
 
 def _queued(request: Request, session: Session, ids: list[int], what: str,

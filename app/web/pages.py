@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
+from app import factsheets, reproduction
 from app.accounts import AccountError, create_team, team_ids, team_of
 from app.config import get_settings
 from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep
@@ -116,10 +117,13 @@ def submit_page(request: Request, user: SignedIn, phase: PhaseFromPath,
     view = phase_view(session, phase, user, team, utcnow())
     if not view.can_submit:
         raise ApiError(403, view.reason or "You cannot submit to this phase.")
+    spec = factsheets.spec_of(phase.factsheet)
     return render(request, "submit.html", {
         "user": user, "section": "challenges", "challenge": challenge, "phase": phase,
         "team": team, "quota": view.quota, "inputs": view.inputs,
-        "max_upload_bytes": get_settings().max_upload_bytes})
+        "max_upload_bytes": get_settings().max_upload_bytes, "factsheet": spec,
+        "factsheet_fields": [{**f.model_dump(), "label": factsheets.label(f)}
+                             for f in spec.fields] if spec else []})
 
 
 @router.get("/challenges/{challenge}/phases/{phase}/quota")
@@ -164,6 +168,11 @@ def submission_page(request: Request, user: SignedIn, sub: OwnedSubmissionPage,
         "submitted": stored_image_names(sub, get_settings())
         if judged and sub.status != "failed" else None,
         "final": final_ranking(session, sub.phase.challenge, user) if judged else None,
+        "factsheet": factsheets.rows(sub.phase.factsheet, sub.factsheet)
+        if sub.factsheet is not None else None,
+        "reproduction": [reproduction.check_view(row) for row in reproduction.checks_of(
+            session, sub)] if user.is_organiser else None,
+        "reproduction_defaults": get_settings(),
         "leaderboard_visible": leaderboard_visible(sub.phase, user, {sub.team_id})})
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from metrics.archive import HEAD_BYTES, capped
-from metrics.images import ImageSet, InvalidInput, decode, image_cap, pair_images
+from metrics.images import SIDE_FILES, ImageSet, InvalidInput, decode, image_cap, pair_images
 from tests.utils.zips import corrupt_idat_crc, entry, padded_png_member, write_zip
 
 CAP = 10_000_000
@@ -337,3 +337,29 @@ def test_pair_images_reads_no_file_of_a_set_over_the_image_limit(tmp_path):
     with pytest.raises(InvalidInput) as caught:
         _pair(tmp_path, files, dict(files), max_images=2)
     assert [p.message for p in caught.value.problems] == ["3 images is over the limit of 2"]
+
+
+def test_a_prediction_set_keeps_its_factsheet_aside_not_as_an_image(tmp_path):
+    data = _png(_rgb())
+    path = tmp_path / "results.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("results/001.png", data)
+        archive.writestr("results/factsheet.yaml", "method: x\n")
+        archive.writestr("results/notes/factsheet.yaml", "only the top one is set aside\n")
+    plain = ImageSet(path, "prediction")
+    assert "factsheet.yaml" in plain.names()
+    images = ImageSet(path, "prediction", side_files=SIDE_FILES)
+    assert images.names() == ["001.png", "notes/factsheet.yaml"]
+    assert images.side_names() == ["factsheet.yaml"]
+    assert images.read_side("factsheet.yaml", 100) == b"method: x\n"
+    assert images.read_side("other.yaml", 100) is None
+    with pytest.raises(InvalidInput, match="larger than 4 bytes"):
+        images.read_side("factsheet.yaml", 4)
+    gt = _folder(tmp_path / "gt", {"001.png": data})
+    sub = tmp_path / "sub.zip"
+    with zipfile.ZipFile(sub, "w") as archive:
+        archive.writestr("001.png", data)
+        archive.writestr("factsheet.yaml", "method: x\n")
+    checked = pair_images(ImageSet(sub, "prediction", side_files=SIDE_FILES),
+                          ImageSet(gt, "ground truth"), max_pixels=10**6)
+    assert [p.name for p in checked.pairs] == ["001"]

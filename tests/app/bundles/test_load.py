@@ -12,7 +12,7 @@ from app.bundles import load, schema
 from app.db import session_scope
 from app.models import AuditLog, Challenge, Phase, Submission, Team
 from scoring.formula import RAIM_2024
-from tests.utils.bundles import write_bundle
+from tests.utils.bundles import DEFAULT_YAML, write_bundle
 
 
 def _challenge(slug="raim-test"):
@@ -157,3 +157,17 @@ def test_install_bundle_keeps_phase_with_submissions(migrated, tmp_path, sample_
         load.install_bundle(root)
     assert [p.slug for p in _challenge().phases] == ["validation", "final"]
     assert _challenge().phases[1].dataset("inputs") is not None
+
+
+def test_a_phase_factsheet_is_stored_and_a_reload_without_it_clears_it(migrated, tmp_path,
+                                                                       sample_set, settings):
+    asked = DEFAULT_YAML.replace("    rank_by: best\n", "    rank_by: best\n    factsheet:\n"
+                                 "      source: zip\n      fields:\n"
+                                 "        - {name: method, required: true}\n", 1)
+    load.install_bundle(write_bundle(tmp_path / "a", sample_set, yaml_text=asked))
+    validation, final = _challenge().phases
+    assert validation.factsheet == {"source": "zip", "fields": [
+        {"name": "method", "label": None, "type": "text", "required": True, "help": ""}]}
+    assert final.factsheet is None
+    load.install_bundle(write_bundle(tmp_path / "b", sample_set))
+    assert _challenge().phases[0].factsheet is None
