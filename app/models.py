@@ -188,6 +188,10 @@ class Phase(Base):
     rank_by: Mapped[str] = mapped_column(String(16), default="best")
     qualify_from: Mapped[str | None] = mapped_column(String(64))
     qualify_top: Mapped[int | None]
+    # The phase's own formula (``Formula.to_dict()``), None for the challenge's; and its test
+    # stages (folder names; the score is the mean of the stages'), None for one set.
+    formula: Mapped[dict[str, Any] | None]
+    stages: Mapped[list[Any] | None]
 
     challenge: Mapped[Challenge] = relationship(back_populates="phases")
     datasets: Mapped[list[Dataset]] = relationship(back_populates="phase", passive_deletes=True)
@@ -379,6 +383,9 @@ class ImageResult(Base):
     dists: Mapped[float | None] = mapped_column(Float)
     niqe: Mapped[float | None] = mapped_column(Float)
     score: Mapped[float | None] = mapped_column(Float)
+    # "WxH": the prediction's size as submitted, resized to the ground truth's for scoring
+    # (a formula with size_mismatch: resize); None when it was scored as submitted.
+    resized_from: Mapped[str | None] = mapped_column(String(32))
 
     submission: Mapped[Submission] = relationship(back_populates="images")
 

@@ -55,9 +55,13 @@ def submission_view(sub: Submission) -> dict:
 
 
 def _image_json(row: ImageResult) -> dict:
-    """One image's name, its value of each registry metric, and its score."""
-    return {"name": row.name, **{name: getattr(row, name) for name in METRIC_NAMES},
-            "score": row.score}
+    """One image's name, its value of each registry metric, and its score; and
+    ``resized_from`` (its size as submitted) when it was resized to the ground truth's."""
+    found = {"name": row.name, **{name: getattr(row, name) for name in METRIC_NAMES},
+             "score": row.score}
+    if row.resized_from is not None:
+        found["resized_from"] = row.resized_from
+    return found
 
 
 def stored_image_names(sub: Submission, settings: Settings) -> list[str] | None:

@@ -1,0 +1,38 @@
+"""Formula options per phase: a phase's own formula and stages; images resized when scored.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def _json(name: str) -> sa.Column:
+    return sa.Column(name, sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
+                     nullable=True)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("phases") as batch:
+        batch.add_column(_json("formula"))
+        batch.add_column(_json("stages"))
+    with op.batch_alter_table("image_results") as batch:
+        batch.add_column(sa.Column("resized_from", sa.String(32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("image_results") as batch:
+        batch.drop_column("resized_from")
+    with op.batch_alter_table("phases") as batch:
+        batch.drop_column("stages")
+        batch.drop_column("formula")
