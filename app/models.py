@@ -305,6 +305,9 @@ class Submission(Base):
     mean: Mapped[dict[str, Any] | None]
     versions: Mapped[dict[str, Any] | None]
     notes: Mapped[list[Any] | None]
+    # Image name -> "WxH", its size as submitted, for each prediction resized to its ground
+    # truth's size for scoring (a formula with size_mismatch: resize); None when none was.
+    resized: Mapped[dict[str, Any] | None]
     # Scoring progress and lease (revision 0002): images done, and the worker's last sign of life.
     progress_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     heartbeat_at: Mapped[datetime | None]
@@ -383,9 +386,6 @@ class ImageResult(Base):
     dists: Mapped[float | None] = mapped_column(Float)
     niqe: Mapped[float | None] = mapped_column(Float)
     score: Mapped[float | None] = mapped_column(Float)
-    # "WxH": the prediction's size as submitted, resized to the ground truth's for scoring
-    # (a formula with size_mismatch: resize); None when it was scored as submitted.
-    resized_from: Mapped[str | None] = mapped_column(String(32))
 
     submission: Mapped[Submission] = relationship(back_populates="images")
 

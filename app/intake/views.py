@@ -3,6 +3,7 @@ the answer to an accepted upload, a team's latest submissions, the images a stor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 
 from sqlalchemy import select
@@ -44,7 +45,8 @@ def submission_view(sub: Submission) -> dict:
         "attempts": sub.attempts,
         "image_count": sub.image_count,
         "mean": sub.mean or {},
-        "images": [_image_json(row) for row in sub.images] if sub.status == "scored" else [],
+        "images": [_image_json(row, sub.resized or {}) for row in sub.images]
+        if sub.status == "scored" else [],
         "notes": sub.notes or [],
         "error": sub.error,
         "versions": sub.versions or {},  # each metric's version and the numerics version
@@ -54,13 +56,13 @@ def submission_view(sub: Submission) -> dict:
     return view
 
 
-def _image_json(row: ImageResult) -> dict:
+def _image_json(row: ImageResult, resized: Mapping[str, str]) -> dict:
     """One image's name, its value of each registry metric, and its score; and
     ``resized_from`` (its size as submitted) when it was resized to the ground truth's."""
     found = {"name": row.name, **{name: getattr(row, name) for name in METRIC_NAMES},
              "score": row.score}
-    if row.resized_from is not None:
-        found["resized_from"] = row.resized_from
+    if row.name in resized:
+        found["resized_from"] = resized[row.name]
     return found
 
 

@@ -209,6 +209,8 @@ def store_results(job: Lease, evaluation: Evaluation | None) -> bool:
                             for row in evaluation.report.images)
             sub.mean, sub.score = evaluation.report.mean, evaluation.report.mean["score"]
             sub.versions, sub.notes = evaluation.versions, evaluation.notes
+            sub.resized = {row["name"]: row["resized_from"] for row in
+                           evaluation.report.images if "resized_from" in row} or None
             sub.progress_done = len(evaluation.report.images)
         else:
             sub.notes = ["unpaired phase: no objective score; judged by people"]
@@ -218,9 +220,8 @@ def store_results(job: Lease, evaluation: Evaluation | None) -> bool:
 
 
 def _result_columns(row: dict) -> dict:
-    """An ImageResult's columns from a report row: the name, each registry metric, the score,
-    and the size it was resized from (None when it was not)."""
-    return {key: row.get(key) for key in ("name", *METRIC_NAMES, "score", "resized_from")}
+    """An ImageResult's columns from a report row: the name, each registry metric, the score."""
+    return {key: row.get(key) for key in ("name", *METRIC_NAMES, "score")}
 
 
 def fail(job: Lease, message: str) -> bool:

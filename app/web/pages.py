@@ -151,7 +151,9 @@ async def upload(request: Request, user: SignedIn) -> JSONResponse:
 def submission_page(request: Request, user: SignedIn, sub: OwnedSubmissionPage,
                     session: SessionDep) -> HTMLResponse:
     judged = sub.phase.kind == "unpaired"
-    rows = [{"name": r.name, "score": r.score, **{m.name: getattr(r, m.name) for m in METRICS}}
+    resized = sub.resized or {}
+    rows = [{"name": r.name, "score": r.score, "resized_from": resized.get(r.name),
+             **{m.name: getattr(r, m.name) for m in METRICS}}
             for r in sub.images] if sub.status == "scored" else []
     mean = sub.mean if sub.status == "scored" and not judged else None
     plotted = [(r["name"], r["score"]) for r in rows if r["score"] is not None]

@@ -1,4 +1,4 @@
-"""Formula options per phase: a phase's own formula and stages; images resized when scored.
+"""Formula options per phase: a phase's own formula and stages; a submission's resized images.
 
 Revision ID: 0011
 Revises: 0010
@@ -26,13 +26,13 @@ def upgrade() -> None:
     with op.batch_alter_table("phases") as batch:
         batch.add_column(_json("formula"))
         batch.add_column(_json("stages"))
-    with op.batch_alter_table("image_results") as batch:
-        batch.add_column(sa.Column("resized_from", sa.String(32), nullable=True))
+    with op.batch_alter_table("submissions") as batch:
+        batch.add_column(_json("resized"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("image_results") as batch:
-        batch.drop_column("resized_from")
+    with op.batch_alter_table("submissions") as batch:
+        batch.drop_column("resized")
     with op.batch_alter_table("phases") as batch:
         batch.drop_column("stages")
         batch.drop_column("formula")
