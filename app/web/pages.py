@@ -155,7 +155,9 @@ def submission_page(request: Request, user: SignedIn, sub: OwnedSubmissionPage,
     rows = [{"name": r.name, "score": r.score, "resized_from": resized.get(r.name),
              **{m.name: getattr(r, m.name) for m in METRICS}}
             for r in sub.images] if sub.status == "scored" else []
-    mean = sub.mean if sub.status == "scored" and not judged else None
+    # A formula of fewer metrics leaves the others out of the means: shown as a dash.
+    mean = ({**{m.name: None for m in METRICS}, **sub.mean}
+            if sub.status == "scored" and not judged and sub.mean else None)
     plotted = [(r["name"], r["score"]) for r in rows if r["score"] is not None]
     return render(request, "submission.html", {
         "user": user, "section": "challenges", "submission": sub, "phase": sub.phase,

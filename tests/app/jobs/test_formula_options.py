@@ -6,6 +6,7 @@ import zipfile
 
 import cv2
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -16,6 +17,7 @@ from app.evaluation import phase_formula
 from app.intake.accept import accept
 from app.intake.views import submission_view
 from app.jobs import exchange, worker
+from app.main import create_app
 from app.models import Phase, Submission, TeamMember
 from scoring.formula import RAIM_2026_FUSION
 from tests.utils.arena import as_upload
@@ -81,6 +83,11 @@ def test_a_two_stage_resize_phase_is_scored_as_the_mean_of_its_stages(arena, tmp
     for row in rows.values():
         assert row["score"] == pytest.approx(RAIM_2026_FUSION.score(row), rel=1e-12)
         assert row["dists"] is None and row["niqe"] is None
+    with TestClient(create_app(background=False)) as client:  # the team's page says it too
+        page = client.get(f"/submissions/{sub_id}", headers={**arena.auth("alpha"),
+                                                             "Accept": "text/html"})
+    assert page.status_code == 200
+    assert "resized from 120x100" in page.text
 
 
 def test_a_staged_phase_refuses_a_zip_without_its_stage_folders(arena, tmp_path):
