@@ -13,6 +13,7 @@ from app.accounts import AccountError, create_team, team_ids, team_of
 from app.config import get_settings
 from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep
 from app.errors import ApiError
+from app.evaluation import phase_formula
 from app.intake.accept import receive_and_accept
 from app.intake.views import accepted_view, stored_image_names, team_submissions
 from app.invitations import open_invitations
@@ -119,6 +120,7 @@ def submit_page(request: Request, user: SignedIn, phase: PhaseFromPath,
     return render(request, "submit.html", {
         "user": user, "section": "challenges", "challenge": challenge, "phase": phase,
         "team": team, "quota": view.quota, "inputs": view.inputs,
+        "formula": phase_formula(phase) if phase.kind == "paired" else None,
         "max_upload_bytes": get_settings().max_upload_bytes})
 
 

@@ -128,3 +128,9 @@ def test_phase_formula_of_a_stored_phase(arena):
     with session_scope() as session:
         formula = phase_formula(session.get_one(Phase, arena.phase_id))
     assert formula == RAIM_2026_FUSION.with_stages(("stage1", "stage2"))
+    with TestClient(create_app(background=False)) as client:  # the submit page tells teams
+        page = client.get(f"/challenges/{arena.challenge}/phases/{arena.phase}/submit",
+                          headers={**arena.auth("alpha"), "Accept": "text/html"})
+    assert page.status_code == 200
+    assert "<code>stage1/</code>, <code>stage2/</code>" in page.text
+    assert "resized (bilinear) to it, and named as resized in your results" in page.text
