@@ -73,7 +73,9 @@ def _check_images(path: Path, relative: str, label: str, max_pixels: int,
 
 
 def _stems(names: list[str], stages: tuple[str, ...] = ()) -> dict[str, str]:
-    return {pair_key(name, stages): name for name in names}
+    """Names by the key they pair by; with stages, files outside them (reported already) left out."""
+    return {pair_key(name, stages): name for name in names
+            if not stages or name.split("/", 1)[0] in stages and "/" in name}
 
 
 def _check_pairing(phase: PhaseSpec, inputs: ImageFolder, truth: ImageFolder,

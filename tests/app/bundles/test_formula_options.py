@@ -106,3 +106,4 @@ def test_a_staged_bundle_names_images_outside_the_stages_and_empty_stages(tmp_pa
             "lies in one of: stage1, stage2)") in problems
     assert ("validation/lq/stage1/001.png: no ground-truth image named stage1/001.* in "
             "validation/gt") in problems
+    assert len(problems) == 3
