@@ -188,8 +188,12 @@ class Phase(Base):
     rank_by: Mapped[str] = mapped_column(String(16), default="best")
     qualify_from: Mapped[str | None] = mapped_column(String(64))
     qualify_top: Mapped[int | None]
-    # The factsheet teams fill in with each submission (revision 0012): FactsheetSpec's dump.
+    # The factsheet teams fill in with each submission (revision 0011): FactsheetSpec's dump.
     factsheet: Mapped[dict[str, Any] | None]
+    # The phase's own formula (``Formula.to_dict()``), None for the challenge's; and its test
+    # stages (folder names; the score is the mean of the stages'), None for one set.
+    formula: Mapped[dict[str, Any] | None]
+    stages: Mapped[list[Any] | None]
 
     challenge: Mapped[Challenge] = relationship(back_populates="phases")
     datasets: Mapped[list[Dataset]] = relationship(back_populates="phase", passive_deletes=True)
@@ -303,13 +307,16 @@ class Submission(Base):
     mean: Mapped[dict[str, Any] | None]
     versions: Mapped[dict[str, Any] | None]
     notes: Mapped[list[Any] | None]
+    # Image name -> "WxH", its size as submitted, for each prediction resized to its ground
+    # truth's size for scoring (a formula with size_mismatch: resize); None when none was.
+    resized: Mapped[dict[str, Any] | None]
     # Scoring progress and lease (revision 0002): images done, and the worker's last sign of life.
     progress_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     heartbeat_at: Mapped[datetime | None]
     # When the job was last handed to the workers (revision 0005); None while no send succeeded
     # (broker down), so the sweeper knows which queued rows to hand over again.
     enqueued_at: Mapped[datetime | None]
-    # The factsheet's checked values, field -> value (revision 0012); organisers only.
+    # The factsheet's checked values, field -> value (revision 0011); organisers only.
     factsheet: Mapped[dict[str, Any] | None]
 
     phase: Mapped[Phase] = relationship()

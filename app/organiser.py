@@ -54,7 +54,7 @@ def reset_for_rescore(session: Session, sub: Submission, actor: User) -> bool:
     session.execute(delete(ImageResult).where(ImageResult.submission_id == sub.id))
     session.expire(sub, ["images"])
     sub.status, sub.attempts, sub.progress_done = "queued", 0, 0
-    sub.score = sub.mean = sub.versions = sub.notes = sub.error = None
+    sub.score = sub.mean = sub.versions = sub.notes = sub.error = sub.resized = None
     sub.started_at = sub.finished_at = sub.heartbeat_at = None
     sub.worker = None
     return True

@@ -127,6 +127,24 @@ class MetricSuite:
         model.eval()
         return model
 
+    def derive(self, specs: Iterable[MetricSpec], crop: int) -> MetricSuite:
+        """A suite of these specs and crop on the same device, sharing this suite's loaded
+        models where a spec is the same (only new ones are created: no weights read twice)."""
+        suite = object.__new__(MetricSuite)
+        suite.specs = tuple(specs)
+        suite._by_name = {spec.name: spec for spec in suite.specs}
+        suite.crop = crop
+        suite.device = self.device
+        suite.weights_dir = self.weights_dir
+        for spec in suite.specs:
+            weights_mod.require(self.weights_dir, spec.weights)
+        suite._models = {
+            spec.name: self._models[spec.name] if self._by_name.get(spec.name) == spec
+            else self._create(spec)
+            for spec in suite.specs
+        }
+        return suite
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(spec.name for spec in self.specs)

@@ -244,9 +244,10 @@ class ImageSet:
 class ImagePair:
     """A prediction and its ground truth (None in unpaired use), sharing a file stem."""
 
-    name: str  # the stem: "001"
+    name: str  # the stem: "001" (with stages, "stage1/001")
     pred: str  # names inside their sets
     gt: str | None
+    resized_from: str | None = None  # "WxH": resized to the ground truth's size when scored
 
 
 @dataclass
@@ -336,9 +337,29 @@ def _read_and_inspect(
     return inspect_image(data, name, max_pixels, min_side, crop)
 
 
-def _by_stem(images: ImageSet, problems: list[Problem]) -> dict[str, str]:
+def resize_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The decoded image resized (bilinear, OpenCV's INTER_LINEAR on the 8-bit pixels) to
+    ``width`` x ``height``: how a formula with ``size_mismatch: resize`` fits a prediction to
+    its ground truth. An image of that size already is returned as it is."""
+    if image.shape[:2] == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def pair_key(name: str, stages: tuple[str, ...] = ()) -> str:
+    """The key files pair by: the stem, or with stages ``stage/stem`` (the first folder)."""
+    stem = PurePosixPath(name).stem
+    return f"{name.split('/', 1)[0]}/{stem}" if stages else stem
+
+
+def _by_stem(images: ImageSet, problems: list[Problem],
+             stages: tuple[str, ...] = ()) -> dict[str, str]:
     stems: dict[str, list[str]] = {}
     for name in images.names():
+        if stages and ("/" not in name or name.split("/", 1)[0] not in stages):
+            problems.append(Problem(name, f"outside the stage folders of the {images.label} "
+                                          f"(each image lies in one of: {', '.join(stages)})"))
+            continue
         suffix = PurePosixPath(name).suffix.lower()
         if suffix not in IMAGE_SUFFIXES:
             problems.append(
@@ -349,7 +370,7 @@ def _by_stem(images: ImageSet, problems: list[Problem]) -> dict[str, str]:
                 )
             )
             continue
-        stems.setdefault(PurePosixPath(name).stem, []).append(name)
+        stems.setdefault(pair_key(name, stages), []).append(name)
     unique = {}
     for stem, names in stems.items():
         if len(names) > 1:
@@ -375,6 +396,8 @@ def pair_images(
     inputs: ImageSet | None = None,
     flat_undefined: tuple[str, ...] = (),
     crop: int = 0,
+    stages: tuple[str, ...] = (),
+    resize: bool = False,
 ) -> Inventory:
     """Pair files by stem and check every file; raises InvalidInput with all problems.
 
@@ -384,13 +407,16 @@ def pair_images(
     ``flat_undefined``: the metrics that have no value for a prediction of a single colour
     inside the ``crop``-pixel border (NIQE): such predictions are refused here, before any
     model runs (``metrics.engine`` checks the exact luma plane again when scoring).
+    ``stages``: every file lies in one of these folders and pairs within it (names
+    ``stage/stem``). ``resize``: a prediction whose size differs from its ground truth's is
+    not refused but marked ``resized_from`` (its size), and a note lists them.
     """
     if gt is not None and inputs is not None:
         raise ValueError("pair predictions with the ground truth or with the inputs, not both")
     ref = gt if gt is not None else inputs
     problems = list(pred.problems) + (list(ref.problems) if ref else [])
-    pred_stems = _by_stem(pred, problems)
-    ref_stems = _by_stem(ref, problems) if ref else {}
+    pred_stems = _by_stem(pred, problems, stages)
+    ref_stems = _by_stem(ref, problems, stages) if ref else {}
     for stem in sorted(ref_stems.keys() - pred_stems.keys()):
         problems.append(
             Problem(ref_stems[stem], f"missing: no prediction named {stem}.*")
@@ -417,6 +443,7 @@ def pair_images(
         )
     notes: list[str] = []
     sixteen_bit: list[str] = []
+    resized: dict[str, str] = {}
     for stem in [] if too_many else stems:  # too many: not worth reading them all
         pred_info, pred_problems = _read_and_inspect(
             pred, pred_stems[stem], max_pixels, min_side, crop
@@ -436,6 +463,9 @@ def pair_images(
             and ref_info
             and (pred_info.width, pred_info.height) != (ref_info.width, ref_info.height)
         ):
+            if resize and gt:
+                resized[stem] = f"{pred_info.width}x{pred_info.height}"
+                continue
             problems.append(
                 Problem(
                     pred_stems[stem],
@@ -451,5 +481,11 @@ def pair_images(
             f"{len(sixteen_bit)} 16-bit image(s) reduced to 8 bits as the reference decoder "
             f"does (e.g. {sixteen_bit[0]})"
         )
-    pairs = [ImagePair(stem, pred_stems[stem], ref_stems[stem] if gt else None) for stem in stems]
+    if resized:
+        shown = ", ".join(f"{pred_stems[k]} ({v})" for k, v in list(resized.items())[:5])
+        more = f" and {len(resized) - 5} more" if len(resized) > 5 else ""
+        notes.append(f"{len(resized)} prediction(s) resized (bilinear) to the ground truth's "
+                     f"size, as the phase's formula asks: {shown}{more}")
+    pairs = [ImagePair(stem, pred_stems[stem], ref_stems[stem] if gt else None, resized.get(stem))
+             for stem in stems]
     return Inventory(pairs, notes)

@@ -15,6 +15,11 @@ Same models, same options, same 4-pixel crop, same exact luma planes as
   DISTS's CPU time at 1024x1024 in the profile (bench/NOTES.md).
 
 Results come back in input order, one ``(name, values)`` per pair, as soon as each is done.
+
+A formula that reads the images otherwise (``metrics.registry.Measure``: RGB, another crop,
+fewer metrics) is scored pair by pair by a suite derived from this one (``MetricSuite.derive``:
+the loaded networks are shared), each metric computed by pyiqa's own network. Either way a
+prediction of another size is refused, or resized to its ground truth's when the measure says so.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ import numpy as np
 from metrics import fast_ssim
 from metrics.engine import MetricSuite, Prepared
 from metrics.fast_dists import GtFeatureCache, StagedDists
+from metrics.images import resize_to
 from metrics.numerics import scoring_mode
-from metrics.registry import RAIM_METRICS, SSIM
+from metrics.registry import RAIM_METRICS, SSIM, Measure
 
 Loader = Callable[[], np.ndarray]  # returns one decoded H x W x 3 uint8 RGB image
 PairSource = tuple[str, Loader, Loader]  # (name, prediction loader, ground-truth loader)
@@ -65,6 +71,19 @@ def _one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def fit_prediction(name: str, pred: np.ndarray, gt: np.ndarray, resize: bool) -> np.ndarray:
+    """The prediction, resized to the ground truth's size when ``resize`` (else a size
+    difference is an error naming the image and both sizes)."""
+    if pred.shape == gt.shape:
+        return pred
+    if resize:
+        return resize_to(pred, gt.shape[1], gt.shape[0])
+    raise ValueError(
+        f"{name}: prediction {pred.shape[1]}x{pred.shape[0]} and ground truth "
+        f"{gt.shape[1]}x{gt.shape[0]} differ in size"
+    )
 
 
 class FastScorer:
@@ -110,6 +129,7 @@ class FastScorer:
                 salt=self._cache_salt(),
             )
         self.gt_cache = cache
+        self._derived: dict[Measure, MetricSuite] = {}
         on_gpu = self.suite.device.startswith("cuda")
         self._dists = StagedDists(self.suite.model("dists"), cache=cache, pair_batch=on_gpu)
 
@@ -171,19 +191,41 @@ class FastScorer:
 
     # -- a stream of pairs ---------------------------------------------------------------
 
-    def score_pairs(self, pairs: Iterable[PairSource]) -> Iterator[tuple[str, dict[str, float]]]:
-        """(name, metric values) for each (name, pred loader, gt loader), in input order."""
+    def versions_for(self, measure: Measure | None = None) -> dict[str, str]:
+        """The versions of what ``score_pairs(…, measure)`` computes."""
+        if measure is None or measure.reference:
+            return self.versions()
+        return self._suite_for(measure).versions()
+
+    def _suite_for(self, measure: Measure) -> MetricSuite:
+        key = Measure(measure.metrics, measure.color, measure.crop)
+        if key not in self._derived:
+            self._derived[key] = self.suite.derive(key.specs, key.crop)
+        return self._derived[key]
+
+    def score_pairs(
+        self, pairs: Iterable[PairSource], measure: Measure | None = None
+    ) -> Iterator[tuple[str, dict[str, float]]]:
+        """(name, metric values) for each (name, pred loader, gt loader), in input order.
+
+        ``measure`` None or a reference one (Y, 4-pixel crop): the five RAIM metrics, pipelined;
+        else the measure's metrics, pair by pair (module notes).
+        """
+        resize = measure is not None and measure.resize
+        if measure is not None and not measure.reference:
+            yield from self._score_plain(pairs, measure)
+            return
         with ThreadPoolExecutor(
             self.threads, thread_name_prefix="raim-score", initializer=_one_torch_thread
         ) as pool:
             pending: deque[tuple[str, Future[Decoded]]] = deque()
             source = iter(pairs)
             try:
-                self._fill(pool, source, pending)
+                self._fill(pool, source, pending, resize)
                 while pending:
                     name, decoded = pending.popleft()
                     prepared = decoded.result()
-                    self._fill(pool, source, pending)
+                    self._fill(pool, source, pending, resize)
                     yield name, self._score_decoded(pool, name, *prepared)
             finally:
                 for _, future in pending:
@@ -194,22 +236,30 @@ class FastScorer:
         pool: ThreadPoolExecutor,
         source: Iterator[PairSource],
         pending: deque[tuple[str, Future[Decoded]]],
+        resize: bool = False,
     ) -> None:
         while len(pending) < self.prefetch:
             item = next(source, None)
             if item is None:
                 return
             name, load_pred, load_gt = item
-            pending.append((name, pool.submit(self._decode_pair, name, load_pred, load_gt)))
+            pending.append((name, pool.submit(self._decode_pair, name, load_pred, load_gt, resize)))
 
-    def _decode_pair(self, name: str, load_pred: Loader, load_gt: Loader) -> Decoded:
+    def _score_plain(
+        self, pairs: Iterable[PairSource], measure: Measure
+    ) -> Iterator[tuple[str, dict[str, float]]]:
+        suite = self._suite_for(measure)
+        for name, load_pred, load_gt in pairs:
+            gt = load_gt()
+            pred = fit_prediction(name, load_pred(), gt, measure.resize)
+            yield name, suite.score(pred, gt, name)
+
+    def _decode_pair(
+        self, name: str, load_pred: Loader, load_gt: Loader, resize: bool = False
+    ) -> Decoded:
         """Decode, crop and check one pair, and compute its luma planes (in a pool thread)."""
-        pred, gt = load_pred(), load_gt()
-        if pred.shape != gt.shape:
-            raise ValueError(
-                f"{name}: prediction {pred.shape[1]}x{pred.shape[0]} and ground truth "
-                f"{gt.shape[1]}x{gt.shape[0]} differ in size"
-            )
+        gt = load_gt()
+        pred = fit_prediction(name, load_pred(), gt, resize)
         pred_p, gt_p = self.suite.prepare(pred), self.suite.prepare(gt)
         self.suite.check(name, pred_p)
         for spec in self.suite.specs:  # every input the metrics read, made here, off the hot path

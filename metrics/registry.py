@@ -86,3 +86,57 @@ RAIM_CROP = 4
 # NIQE works on 96x96 blocks: smaller images (after the crop) cannot be scored.
 NIQE_BLOCK = 96
 RAIM_MIN_SIDE = NIQE_BLOCK + 2 * RAIM_CROP
+
+# The smallest side other metrics accept (LPIPS's and DISTS's networks pool the image down).
+CONV_MIN_SIDE = 32
+_BY_NAME = {spec.name: spec for spec in RAIM_METRICS}
+# pyiqa's RGB PSNR (its default) and SSIM (``ssimc``): no Y conversion at all.
+_RGB = {"psnr": PSNR.with_options(test_y_channel=False),
+        "ssim": SSIM.with_options(test_y_channel=False)}
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a formula asks of the metrics: which ones, on Y or RGB, after which border crop,
+    and whether a prediction of another size is resized (bilinear) to the ground truth's."""
+
+    metrics: tuple[str, ...] = METRIC_NAMES
+    color: str = "y"
+    crop: int = RAIM_CROP
+    resize: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.metrics if m not in _BY_NAME]
+        if unknown:
+            raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(METRIC_NAMES)}")
+        if self.color not in ("y", "rgb"):
+            raise ValueError(f"color must be 'y' or 'rgb', got {self.color!r}")
+
+    @property
+    def specs(self) -> tuple[MetricSpec, ...]:
+        """The metrics in registry order, with their options for this colour space."""
+        table = {**_BY_NAME, **(_RGB if self.color == "rgb" else {})}
+        return tuple(table[name] for name in METRIC_NAMES if name in self.metrics)
+
+    @property
+    def reference(self) -> bool:
+        """True for the RAIM 2024 reading (Y, 4-pixel crop): the five metrics of the pipeline."""
+        return self.color == "y" and self.crop == RAIM_CROP
+
+    @property
+    def computed(self) -> tuple[str, ...]:
+        """The metrics scoring computes: all five on the reference reading, else the formula's."""
+        return METRIC_NAMES if self.reference else tuple(s.name for s in self.specs)
+
+    @property
+    def min_side(self) -> int:
+        """The smallest side a prediction may have, border crop included."""
+        floor = NIQE_BLOCK if "niqe" in self.computed else CONV_MIN_SIDE
+        return floor + 2 * self.crop
+
+    @property
+    def flat_undefined(self) -> tuple[str, ...]:
+        """The metrics that have no value for a prediction of a single colour."""
+        return tuple(s.name for s in RAIM_METRICS
+                     if s.name in self.computed and s.undefined_when_flat)

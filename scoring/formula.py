@@ -1,4 +1,4 @@
-"""A challenge formula as data: a weighted sum of normalised metric terms (RAIM 2024 by default).
+"""A challenge formula as data: a weighted sum of normalised metric terms, and how images are read.
 
 Each term is ``weight * (value - offset) / scale`` for higher-is-better metrics and
 ``weight * (1 - value / scale)`` for lower-is-better ones, never clipped. The RAIM 2024
@@ -7,12 +7,22 @@ formula is
     20*PSNR/50 + 15*(SSIM-0.5)/0.5 + 20*(1-LPIPS/0.4) + 40*(1-DISTS/0.3) + 30*(1-NIQE/10)
 
 Because it is linear, the mean of per-image scores equals the score of the means.
+
+Beside its terms a formula says how the metrics read the images (docs/challenge-bundle.md):
+``crop`` (pixels cut from every border, 4 in RAIM 2024), ``color`` (``y``: PSNR and SSIM on
+the Y channel as RAIM 2024; ``rgb``: pyiqa's RGB PSNR and SSIM), ``size_mismatch`` (``reject``
+a prediction whose size differs from the ground truth's, the default, or ``resize`` it,
+bilinear, to the ground truth's size, each such image then named in the results) and
+``stages`` (set from the phase: the score is the mean of the stages' mean scores). The RAIM
+2026 multi-exposure fusion track (``raim-2026-fusion``) is
+
+    30*PSNR/50 + 22.5*(SSIM-0.5)/0.5 + 30*(1-LPIPS/0.4), RGB, no crop, resize
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -35,10 +45,44 @@ class Term:
         return self.weight * (metric_value - self.offset) / self.scale
 
 
+COLORS = ("y", "rgb")
+SIZE_POLICIES = ("reject", "resize")
+DEFAULT_CROP = 4
+_DEFAULT_OPTIONS = {"crop": DEFAULT_CROP, "color": "y", "size_mismatch": "reject", "stages": ()}
+_OPTION_KEYS = tuple(_DEFAULT_OPTIONS)
+
+
 @dataclass(frozen=True)
 class Formula:
     name: str
     terms: tuple[Term, ...]
+    crop: int = DEFAULT_CROP
+    color: str = "y"
+    size_mismatch: str = "reject"
+    stages: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.crop, bool) or not isinstance(self.crop, int) or self.crop < 0:
+            raise ValueError(f"formula crop must be a whole number of pixels >= 0, "
+                             f"got {self.crop!r}")
+        if self.color not in COLORS:
+            raise ValueError(f"formula color must be one of {', '.join(COLORS)}, "
+                             f"got {self.color!r}")
+        if self.size_mismatch not in SIZE_POLICIES:
+            raise ValueError(f"formula size_mismatch must be one of {', '.join(SIZE_POLICIES)}, "
+                             f"got {self.size_mismatch!r}")
+        if len(set(self.stages)) != len(self.stages):
+            raise ValueError(f"formula stages must differ from each other, got {list(self.stages)}")
+
+    def with_stages(self, stages: tuple[str, ...] | list[str] | None) -> Formula:
+        """The same formula scored as the mean of these stages (a phase's ``stages``)."""
+        return replace(self, stages=tuple(stages or ()))
+
+    def options(self) -> dict:
+        """The reading options that differ from RAIM 2024's (crop 4, Y, reject, one stage)."""
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in ((k, getattr(self, k)) for k in _OPTION_KEYS)
+                if value != _DEFAULT_OPTIONS[key]}
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -55,6 +99,7 @@ class Formula:
         return {t.metric: t.value(values[t.metric]) for t in self.terms}
 
     def to_dict(self) -> dict:
+        """Name, terms and the options that differ from the defaults (raim-2024 has none)."""
         return {
             "name": self.name,
             "terms": [
@@ -67,11 +112,16 @@ class Formula:
                 }
                 for t in self.terms
             ],
+            **self.options(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Formula:
         """Build from a mapping such as a challenge.yaml ``formula:`` entry; errors name the key."""
+        unknown_keys = set(data) - {"name", "terms", *_OPTION_KEYS}
+        if unknown_keys:
+            raise ValueError(f"formula: unknown key(s) {', '.join(sorted(map(str, unknown_keys)))}"
+                             f"; known: name, terms, {', '.join(_OPTION_KEYS)}")
         if "terms" not in data or not data["terms"]:
             raise ValueError("formula needs a non-empty 'terms' list")
         terms = []
@@ -91,7 +141,17 @@ class Formula:
                     lower_is_better=bool(raw.get("lower_is_better", False)),
                 )
             )
-        return cls(str(data.get("name", "custom")), tuple(terms))
+        stages = data.get("stages") or ()
+        if isinstance(stages, str) or not all(isinstance(x, str) and x for x in stages):
+            raise ValueError(f"formula stages must be a list of folder names, got {stages!r}")
+        return cls(
+            str(data.get("name", "custom")),
+            tuple(terms),
+            crop=data.get("crop", DEFAULT_CROP),
+            color=str(data.get("color", "y")),
+            size_mismatch=str(data.get("size_mismatch", "reject")),
+            stages=tuple(stages),
+        )
 
 
 RAIM_2024 = Formula(
@@ -105,7 +165,21 @@ RAIM_2024 = Formula(
     ),
 )
 
-NAMED_FORMULAS: dict[str, Formula] = {RAIM_2024.name: RAIM_2024}
+# NTIRE 2026 RAIM Track 2, multi-exposure fusion (arXiv 2604.09030): pyiqa's RGB PSNR and SSIM,
+# no border crop, a prediction of the wrong size resized (bilinear) to the ground truth's.
+RAIM_2026_FUSION = Formula(
+    "raim-2026-fusion",
+    (
+        Term("psnr", 30, 50),
+        Term("ssim", 22.5, 0.5, offset=0.5),
+        Term("lpips", 30, 0.4, lower_is_better=True),
+    ),
+    crop=0,
+    color="rgb",
+    size_mismatch="resize",
+)
+
+NAMED_FORMULAS: dict[str, Formula] = {f.name: f for f in (RAIM_2024, RAIM_2026_FUSION)}
 
 
 def formula_from_config(value: str | Mapping | None) -> Formula:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.stats import rankdata
 
 COMMON_SCALES = ("minmax", "rank", "zscore", "band", "none")
 JUDGE_NORMALISATIONS = ("none", "zscore")
@@ -71,6 +70,8 @@ def common_scale(values: np.ndarray, method: str, *,
         return _minmax(values)
     if method == "rank":
         n = values.size
+        from scipy.stats import rankdata  # here: scipy is slow to import (`raim --help`)
+
         ranks = rankdata(-values, method="average")
         return (n - ranks) / (n - 1) if n > 1 else np.full(values.shape, 0.5)
     std = values.std()

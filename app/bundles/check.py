@@ -18,7 +18,7 @@ from app.bundles.schema import (
     cross_problems,
     parse_keys,
 )
-from metrics.images import IMAGE_SUFFIXES, ImageSet, InvalidInput, pair_images
+from metrics.images import IMAGE_SUFFIXES, ImageSet, InvalidInput, pair_images, pair_key
 
 
 @dataclass
@@ -51,13 +51,18 @@ def _inside(root: Path, relative: str, where: str, problems: list[str]) -> Path 
 
 
 def _check_images(path: Path, relative: str, label: str, max_pixels: int,
-                  problems: list[str]) -> ImageFolder:
-    """Every file of the set checked; the folder lists its image names even when some are bad."""
+                  problems: list[str], stages: tuple[str, ...] = ()) -> ImageFolder:
+    """Every file of the set checked; the folder lists its image names even when some are bad.
+    With stages, every image lies in a stage folder and each stage folder holds some."""
     images = ImageSet(path, label, max_pixels=max_pixels)
     names = [n for n in images.names() if Path(n).suffix.lower() in IMAGE_SUFFIXES]
     folder = ImageFolder(path, names)
+    for stage in stages:
+        if not any(n.startswith(f"{stage}/") for n in names):
+            problems.append(f"{relative}/{stage}: no images in this stage's folder "
+                            f"(stages: {', '.join(stages)})")
     try:
-        pair_images(images, None, max_pixels=max_pixels)
+        pair_images(images, None, max_pixels=max_pixels, stages=stages)
     except InvalidInput as exc:
         for p in exc.problems:
             where = relative if p.file == str(path) else f"{relative}/{p.file}"
@@ -67,13 +72,16 @@ def _check_images(path: Path, relative: str, label: str, max_pixels: int,
     return folder
 
 
-def _stems(names: list[str]) -> dict[str, str]:
-    return {Path(name).stem: name for name in names}
+def _stems(names: list[str], stages: tuple[str, ...] = ()) -> dict[str, str]:
+    """Names by the key they pair by; with stages, files outside them (reported already) left out."""
+    return {pair_key(name, stages): name for name in names
+            if not stages or name.split("/", 1)[0] in stages and "/" in name}
 
 
 def _check_pairing(phase: PhaseSpec, inputs: ImageFolder, truth: ImageFolder,
                    problems: list[str]) -> None:
-    ins, gts = _stems(inputs.names), _stems(truth.names)
+    stages = tuple(phase.stages or ())
+    ins, gts = _stems(inputs.names, stages), _stems(truth.names, stages)
     for stem in sorted(gts.keys() - ins.keys()):
         problems.append(f"{phase.ground_truth}/{gts[stem]}: no input named {stem}.* "
                         f"in {phase.inputs}")
@@ -83,7 +91,8 @@ def _check_pairing(phase: PhaseSpec, inputs: ImageFolder, truth: ImageFolder,
 
 
 def _phase_folders(root: Path, index: int, phase: PhaseSpec, max_pixels: int,
-                   problems: list[str], checked: dict[Path, ImageFolder],
+                   problems: list[str],
+                   checked: dict[tuple[Path, tuple[str, ...]], ImageFolder],
                    ) -> dict[tuple[str, str], ImageFolder]:
     wanted = {"inputs": phase.inputs, "ground_truth": phase.ground_truth}
     found: dict[tuple[str, str], ImageFolder] = {}
@@ -93,10 +102,12 @@ def _phase_folders(root: Path, index: int, phase: PhaseSpec, max_pixels: int,
         path = _inside(root, relative, f"{BUNDLE_FILE}: phases[{index}].{role}", problems)
         if path is None:
             continue
-        if path not in checked:  # a folder named by two phases is checked (and reported) once
+        stages = tuple(phase.stages or ())
+        if (path, stages) not in checked:  # a folder named by two phases is checked once
             label = "inputs" if role == "inputs" else "ground truth"
-            checked[path] = _check_images(path, relative, label, max_pixels, problems)
-        found[(phase.slug, role)] = checked[path]
+            checked[(path, stages)] = _check_images(path, relative, label, max_pixels,
+                                                    problems, stages)
+        found[(phase.slug, role)] = checked[(path, stages)]
     if len(found) == 2:
         _check_pairing(phase, found[(phase.slug, "inputs")],
                        found[(phase.slug, "ground_truth")], problems)
@@ -112,7 +123,7 @@ def read_bundle(root: Path, *, max_pixels: int) -> Bundle:
     spec = parse_keys(spec_file.read_text(encoding="utf-8"), BUNDLE_FILE)
     bundle = Bundle(root, spec)
     problems = [f"{BUNDLE_FILE}: {p}" for p in cross_problems(spec)]
-    checked: dict[Path, ImageFolder] = {}
+    checked: dict[tuple[Path, tuple[str, ...]], ImageFolder] = {}
     for i, phase in enumerate(spec.phases):
         bundle.folders.update(_phase_folders(root, i, phase, max_pixels, problems, checked))
     if problems:

@@ -103,6 +103,8 @@ def _upsert_phase(session: Session, challenge: Challenge, spec: PhaseSpec, posit
     phase.qualify_from = spec.qualify.from_ if spec.qualify else None
     phase.qualify_top = spec.qualify.top if spec.qualify else None
     phase.factsheet = spec.factsheet.model_dump() if spec.factsheet else None
+    phase.formula = spec.formula
+    phase.stages = list(spec.stages) if spec.stages else None
     session.flush()
     if rule_changed:  # best <-> latest: every team's line picks another submission
         leaderboard.rebuild(session, phase)

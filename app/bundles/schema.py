@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from metrics.registry import METRIC_NAMES
-from scoring.formula import formula_from_config
+from scoring.formula import NAMED_FORMULAS, formula_from_config
 
 BUNDLE_FILE = "challenge.yaml"
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
@@ -70,6 +70,24 @@ class FactsheetSpec(_Strict):
                              f"field")
             seen.add(item.name)
         return found
+def checked_formula(value: Any) -> dict[str, Any]:
+    """A ``formula:`` value (a name or a mapping) as the stored dict; ValueError says why not."""
+    if not isinstance(value, str | dict):
+        raise ValueError(f"must be a formula name ({', '.join(NAMED_FORMULAS)}) or a mapping "
+                         "with 'terms'")
+    if isinstance(value, dict) and "stages" in value:
+        raise ValueError("stages are a phase key (phases[i].stages), not a formula option")
+    try:
+        formula = formula_from_config(value)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from exc
+    except (ValueError, TypeError) as exc:
+        raise ValueError(str(exc)) from exc
+    unknown = [m for m in formula.metrics if m not in METRIC_NAMES]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(METRIC_NAMES)}")
+    return formula.to_dict()
 
 
 class PhaseSpec(_Strict):
@@ -86,6 +104,13 @@ class PhaseSpec(_Strict):
     rank_by: Literal["best", "latest"] = "best"
     qualify: QualifySpec | None = None
     factsheet: FactsheetSpec | None = None
+    formula: dict[str, Any] | None = None  # the phase's own; None: the challenge's
+    stages: list[Slug] | None = Field(default=None, min_length=1)
+
+    @field_validator("formula", mode="before")
+    @classmethod
+    def _formula(cls, value: Any) -> dict[str, Any] | None:
+        return None if value is None else checked_formula(value)
 
     def problems(self, where: str) -> list[str]:
         """Disagreements between this phase's own keys."""
@@ -95,6 +120,8 @@ class PhaseSpec(_Strict):
         if self.kind == "unpaired" and self.ground_truth:
             found.append(f"{where}.ground_truth: an unpaired phase has no ground truth "
                          f"(got {self.ground_truth!r})")
+        if self.stages and len(set(self.stages)) != len(self.stages):
+            found.append(f"{where}.stages: each stage is listed once (got {self.stages})")
         if self.start and self.end and self.start >= self.end:
             found.append(f"{where}.end: must be after start {self.start.isoformat()} "
                          f"(got {self.end.isoformat()!r})")
@@ -117,19 +144,7 @@ class ChallengeSpec(_Strict):
     @field_validator("formula", mode="before")
     @classmethod
     def _formula(cls, value: Any) -> dict[str, Any]:
-        if not isinstance(value, str | dict):
-            raise ValueError("must be a formula name (raim-2024) or a mapping with 'terms'")
-        try:
-            formula = formula_from_config(value)
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0])) from exc
-        except (ValueError, TypeError) as exc:
-            raise ValueError(str(exc)) from exc
-        unknown = [m for m in formula.metrics if m not in METRIC_NAMES]
-        if unknown:
-            raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(METRIC_NAMES)}")
-        return formula.to_dict()
+        return checked_formula(value)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

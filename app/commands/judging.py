@@ -11,8 +11,10 @@ Without a request to take the address from, links are built on RAIM_BASE_URL.
 from __future__ import annotations
 
 import argparse
+import re
 
 from app.commands.common import database, error
+from scoring.scales import COMMON_SCALES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--judge-normalisation", default="zscore", choices=("none", "zscore"),
                        help="rescale each judge's ratings before the model: zscore (each "
                        "judge's mean and spread made common) or none (default zscore)")
-    start.add_argument("--normalisation", default="minmax", choices=("minmax", "rank", "zscore"),
-                       help="common scale of each phase's scores before the blend")
+    start.add_argument("--normalisation", default="minmax", type=_normalisation,
+                       metavar="SCALE",
+                       help="common scale of each phase's scores before the blend: "
+                            f"{', '.join(COMMON_SCALES)} (default minmax), or one per phase "
+                            "as objective=SCALE,subjective=SCALE")
+    start.add_argument("--band", type=_band, metavar="LOW-HIGH",
+                       help="the organiser's band of the 'band' scale, e.g. 80-90: the best "
+                            "team gets HIGH, the worst LOW")
     start.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples (1000)")
     start.set_defaults(handler=_campaign_open)
     stop = actions.add_parser(
@@ -105,6 +113,24 @@ def _chosen(pairs: list[str]) -> dict[str, int]:
     return chosen
 
 
+def _normalisation(text: str) -> str | dict[str, str]:
+    """``minmax`` or ``objective=none,subjective=band`` (checked with the campaign)."""
+    if "=" not in text:
+        return text
+    try:
+        return dict(part.split("=", 1) for part in text.split(","))  # type: ignore[misc]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write SCALE or objective=SCALE,"
+                                         "subjective=SCALE") from None
+
+
+def _band(text: str) -> tuple[float, float]:
+    match = re.fullmatch(r"\s*(-?[\d.]+)\s*-\s*(-?[\d.]+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r}: write the band as LOW-HIGH, e.g. 80-90")
+    return float(match.group(1)), float(match.group(2))
+
+
 def _campaign_open(args: argparse.Namespace) -> int:
     from app.errors import ApiError
     from app.judging.campaigns import CampaignError, CampaignOptions, open_campaign, parse_scale
@@ -114,7 +140,8 @@ def _campaign_open(args: argparse.Namespace) -> int:
             scale=parse_scale(args.scale), criteria=args.criteria, repeat_share=args.repeats,
             submissions=_chosen(args.submission),
             method={"model": args.model, "judge_normalisation": args.judge_normalisation,
-                    "normalisation": args.normalisation, "bootstrap_samples": args.bootstrap})
+                    "normalisation": args.normalisation, "bootstrap_samples": args.bootstrap,
+                    **({"band": list(args.band)} if args.band else {})})
         with database() as session:
             campaign = open_campaign(session, find_phase(session, args.challenge, args.phase),
                                      options, actor=None)

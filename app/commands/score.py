@@ -11,6 +11,7 @@ from pathlib import Path
 from app.config import get_settings
 from metrics.images import InvalidInput
 from metrics.weights import WeightsMissing
+from scoring.formula import NAMED_FORMULAS
 from scoring.report import NonFiniteMetric, Report
 
 EXIT_INVALID_INPUT = 2
@@ -23,14 +24,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="score predictions against ground truth with the RAIM formula",
         description="Pairs files by stem (001.png with 001.jpg), checks them all, then computes "
         "PSNR, SSIM (Y channel), LPIPS, DISTS and NIQE with pyiqa after a 4-pixel border crop, "
-        "and the RAIM 2024 score. Exit status: 0 scored, 2 invalid input (every problem is "
-        "listed), 3 missing weights or device.",
+        "and the RAIM 2024 score (--formula names another formula and its reading). "
+        "Exit status: 0 scored, 2 invalid input (every problem is listed), 3 missing weights "
+        "or device.",
     )
     parser.add_argument(
         "--pred", type=Path, required=True, help="folder or .zip of restored images"
     )
     parser.add_argument(
         "--gt", type=Path, required=True, help="folder or .zip of ground-truth images"
+    )
+    parser.add_argument(
+        "--formula", default="raim-2024", choices=list(NAMED_FORMULAS),
+        help="the named formula and its reading (default raim-2024; raim-2026-fusion: RGB PSNR "
+        "and SSIM, LPIPS, no crop, a wrong size resized to the ground truth's)",
+    )
+    parser.add_argument(
+        "--stages", metavar="S1,S2", type=lambda text: tuple(s for s in text.split(",") if s),
+        default=(), help="stage folders (in --pred and --gt); the score is the mean of the "
+        "stages' mean scores",
     )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
     parser.add_argument("--csv", type=Path, metavar="OUT", help="write one row per image as CSV")
@@ -53,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         # Validate before loading models: bad input answers in a second, not after model loading.
+        formula = NAMED_FORMULAS[args.formula].with_stages(args.stages)
         checked = inventory(
-            args.pred, args.gt, max_pixels=settings.max_pixels, max_images=settings.max_images
+            args.pred, args.gt, max_pixels=settings.max_pixels, max_images=settings.max_images,
+            formula=formula,
         )
         scorer = build_scorer(settings, device=args.device)
     except InvalidInput as exc:
@@ -80,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             scorer,
             max_pixels=settings.max_pixels,
             max_images=settings.max_images,
+            formula=formula,
             on_progress=progress,
             checked=checked,
         )
@@ -124,6 +139,8 @@ def format_table(report: Report) -> str:
 
 def write_csv(report: Report, path: Path) -> None:
     columns = ["name", *report.metrics, "score"]
+    if any("resized_from" in img for img in report.images):
+        columns.append("resized_from")
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()

@@ -26,7 +26,7 @@ from app.accounts import teams_of
 from app.config import Settings
 from app.db import session_scope
 from app.errors import ApiError
-from app.evaluation import inventory
+from app.evaluation import inventory, phase_formula
 from app.intake.quotas import check_quota, lock_team, phase_label
 from app.intake.receive import ReceivedFile, receive_form
 from app.jobs import queue
@@ -34,6 +34,7 @@ from app.judging.qualification import refusal
 from app.models import Challenge, Phase, Submission, Team, User, utcnow
 from app.storage import dataset_dir
 from metrics.images import InvalidInput, Inventory, Problem
+from scoring.formula import RAIM_2024, Formula
 
 # Multipart framing around the file; the file itself is held to the exact limit.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -126,10 +127,12 @@ def check_qualified(session: Session, phase: Phase, team: Team) -> None:
 
 
 def validate_upload(
-    upload: ReceivedFile, ground_truth: Path | None, settings: Settings, inputs: Path | None = None
+    upload: ReceivedFile, ground_truth: Path | None, settings: Settings, inputs: Path | None = None,
+    formula: Formula = RAIM_2024,
 ) -> Inventory:
     """Every problem of the uploaded zip: against the ground truth (paired phases), or the
-    phase's inputs (unpaired phases: same names and sizes)."""
+    phase's inputs (unpaired phases: same names and sizes), read as the phase's formula reads
+    them (border crop, size policy, stages)."""
     if not zipfile.is_zipfile(upload.path):
         raise ApiError(
             HTTPStatus.BAD_REQUEST,
@@ -143,6 +146,7 @@ def validate_upload(
             max_pixels=settings.max_pixels,
             max_images=settings.max_images,
             inputs=inputs,
+            formula=formula,
         )
     except InvalidInput as exc:
         problems = [
@@ -165,6 +169,7 @@ class _Target:
     challenge: str
     phase: str
     factsheet: dict | None = None  # the phase's factsheet spec, if it asks for one
+    formula: Formula = RAIM_2024
 
 
 def _target(user_id: int, phase_ref: str | None, settings: Settings) -> _Target:
@@ -185,7 +190,7 @@ def _target(user_id: int, phase_ref: str | None, settings: Settings) -> _Target:
             )
         inputs = None if paired else dataset_dir(settings, phase, "inputs")
         return _Target(phase.id, team.id, ground_truth, inputs, phase.challenge.slug, phase.slug,
-                       phase.factsheet)
+                       phase.factsheet, phase_formula(phase))
 
 
 def check_upload(upload: ReceivedFile, target: _Target, form: dict[str, str],
@@ -199,7 +204,8 @@ def check_upload(upload: ReceivedFile, target: _Target, form: dict[str, str],
     except factsheets.FactsheetError as exc:
         factsheet_problems = exc.problems
     try:
-        checked = validate_upload(upload, target.ground_truth, settings, target.inputs)
+        checked = validate_upload(upload, target.ground_truth, settings, target.inputs,
+                                  target.formula)
     except ApiError as exc:
         if factsheet_problems:
             raise ApiError(exc.status, exc.detail, factsheet_problems + exc.problems) from exc

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import PurePosixPath
 
 from sqlalchemy import func, select
@@ -83,7 +83,8 @@ def submission_view(sub: Submission) -> dict:
         "attempts": sub.attempts,
         "image_count": sub.image_count,
         "mean": sub.mean or {},
-        "images": [_image_json(row) for row in sub.images] if sub.status == "scored" else [],
+        "images": [_image_json(row, sub.resized or {}) for row in sub.images]
+        if sub.status == "scored" else [],
         "notes": sub.notes or [],
         "error": sub.error,
         "versions": sub.versions or {},  # each metric's version and the numerics version
@@ -93,10 +94,14 @@ def submission_view(sub: Submission) -> dict:
     return view
 
 
-def _image_json(row: ImageResult) -> dict:
-    """One image's name, its value of each registry metric, and its score."""
-    return {"name": row.name, **{name: getattr(row, name) for name in METRIC_NAMES},
-            "score": row.score}
+def _image_json(row: ImageResult, resized: Mapping[str, str]) -> dict:
+    """One image's name, its value of each registry metric, and its score; and
+    ``resized_from`` (its size as submitted) when it was resized to the ground truth's."""
+    found = {"name": row.name, **{name: getattr(row, name) for name in METRIC_NAMES},
+             "score": row.score}
+    if row.name in resized:
+        found["resized_from"] = resized[row.name]
+    return found
 
 
 def stored_image_names(sub: Submission, settings: Settings) -> list[str] | None:

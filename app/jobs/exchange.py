@@ -15,8 +15,10 @@ lease, ``store_results``). The rules:
 - Progress, results and failures count only while the row is ``scoring`` by that very worker;
   otherwise the lease was lost: 409, and nothing changes.
 - Results are checked before anything is stored: every image of the ground truth present once,
-  nothing else, each with exactly the metrics of ``metrics/registry.py``, each a finite number.
-  The service computes each image's score and the means with the challenge's formula itself
+  nothing else, each with exactly the metrics the phase's formula computes (all five of
+  ``metrics/registry.py`` on the RAIM 2024 reading), each a finite number, and the size it was
+  resized from where the formula resizes.
+  The service computes each image's score and the means with the phase's formula itself
   (``scoring.report``), so a worker sends measurements only. Every problem is listed (400);
   then ``store_results`` stores them in one transaction, as for any worker.
 """
@@ -34,15 +36,15 @@ from sqlalchemy.orm import Session, selectinload
 from app.config import Settings
 from app.db import session_scope
 from app.errors import ApiError
-from app.evaluation import Evaluation
+from app.evaluation import Evaluation, measure_for, phase_formula
 from app.jobs import presence, worker
 from app.jobs.store import Job, Lease
 from app.lookups import find_submission
 from app.models import Phase, Submission, Worker, WorkerToken
 from app.storage import ZippedSet, dataset_zip, upload_file
-from metrics.images import IMAGE_SUFFIXES, ImageSet, Problem
+from metrics.images import IMAGE_SUFFIXES, ImageSet, Problem, pair_key
 from metrics.registry import METRIC_NAMES
-from scoring.formula import Formula, formula_from_config
+from scoring.formula import Formula
 from scoring.report import build_report
 
 MAX_NOTES = 100
@@ -223,8 +225,9 @@ def results(token: WorkerToken, submission_id: int, name: str, images: list[Mapp
         sub = _submission(session, submission_id)
         _held_by(session, token, sub, name)
         gt = sub.phase.dataset("ground_truth") if sub.phase.kind == "paired" else None
-        expected = expected_names(settings.datasets_dir / gt.path) if gt is not None else None
-        formula = formula_from_config(sub.phase.challenge.formula or None)
+        formula = phase_formula(sub.phase)
+        expected = (expected_names(settings.datasets_dir / gt.path, formula.stages)
+                    if gt is not None else None)
     evaluation = checked_evaluation(submission_id, expected, images, versions, notes, formula)
     if not worker.store_results(Lease(submission_id, name), evaluation):
         raise ApiError(409, f"submission {submission_id} is no longer held by {name}: the "
@@ -233,11 +236,12 @@ def results(token: WorkerToken, submission_id: int, name: str, images: list[Mapp
             "score": None if evaluation is None else evaluation.report.mean["score"]}
 
 
-def expected_names(ground_truth: Path) -> list[str]:
-    """The image names (stems) a paired submission is scored on: its ground truth's."""
+def expected_names(ground_truth: Path, stages: tuple[str, ...] = ()) -> list[str]:
+    """The image names (stems, or ``stage/stem``) a paired submission is scored on: its ground
+    truth's."""
     images = ImageSet(ground_truth, "ground truth")
     try:
-        return sorted({PurePosixPath(n).stem for n in images.names()
+        return sorted({pair_key(n, stages) for n in images.names()
                        if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES})
     finally:
         images.close()
@@ -258,6 +262,8 @@ def checked_evaluation(submission_id: int, expected: list[str] | None,
         _refuse(submission_id, problems)
         return None
     seen: dict[str, dict[str, float]] = {}
+    resized: dict[str, str] = {}
+    measure = measure_for(formula)
     for index, row in enumerate(images):
         name = row.get("name")
         if not isinstance(name, str) or not name:
@@ -266,7 +272,16 @@ def checked_evaluation(submission_id: int, expected: list[str] | None,
         if name in seen:
             problems.append(Problem(name, "given twice"))
             continue
-        seen[name] = _measurements(name, row, problems)
+        seen[name] = _measurements(name, row, problems, measure.computed)
+        size = row.get("resized_from")
+        if size is not None:
+            if not measure.resize:
+                problems.append(Problem(name, f"resized_from {size!r}: the phase's formula "
+                                              "refuses other sizes; nothing is resized"))
+            elif not isinstance(size, str) or len(size) > 32:
+                problems.append(Problem(name, f"resized_from {size!r} is not a size WxH"))
+            else:
+                resized[name] = size
     wanted = set(expected)
     problems += [Problem(n, "missing: no result for this image") for n in expected
                  if n not in seen]
@@ -274,17 +289,18 @@ def checked_evaluation(submission_id: int, expected: list[str] | None,
                  if n not in wanted]
     _check_text(versions, notes, problems)
     _refuse(submission_id, problems)
-    report = build_report(((n, seen[n]) for n in expected), formula)
+    report = build_report(((n, seen[n]) for n in expected), formula, resized)
     return Evaluation(report, list(notes), dict(versions))
 
 
-def _measurements(name: str, row: Mapping[str, Any], problems: list[Problem]) -> dict[str, float]:
+def _measurements(name: str, row: Mapping[str, Any], problems: list[Problem],
+                  required: tuple[str, ...] = METRIC_NAMES) -> dict[str, float]:
     values: dict[str, float] = {}
-    for key in sorted(set(row) - {"name"}):
+    for key in sorted(set(row) - {"name", "resized_from"}):
         if key not in METRIC_NAMES:
             problems.append(Problem(name, f"{key!r} is not a metric of the registry "
                                           f"({', '.join(METRIC_NAMES)})"))
-    for metric in METRIC_NAMES:
+    for metric in (m for m in METRIC_NAMES if m in required or m in row):
         if metric not in row:
             problems.append(Problem(name, f"{metric} is missing"))
             continue

@@ -292,7 +292,7 @@ class HttpStore:
 
     def store(self, job: Job, evaluation: Evaluation | None) -> bool:
         images = [] if evaluation is None else [
-            {"name": row["name"], **{m: row[m] for m in METRIC_NAMES}}
+            {key: row[key] for key in ("name", *METRIC_NAMES, "resized_from") if key in row}
             for row in evaluation.report.images]
         body = {"worker": self.name, "images": images,
                 "versions": {} if evaluation is None else evaluation.versions,

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.config import Settings, get_settings
 from app.db import is_sqlite, session_scope
-from app.evaluation import Evaluation, build_scorer, evaluate, inventory
+from app.evaluation import Evaluation, build_scorer, evaluate, inventory, phase_formula
 from app.jobs import presence, queue
 from app.jobs.store import (
     Job,
@@ -60,7 +60,6 @@ from metrics.images import InvalidInput
 from metrics.pipeline import FastScorer
 from metrics.registry import METRIC_NAMES, RAIM_METRICS
 from metrics.weights import require
-from scoring.formula import formula_from_config
 from scoring.report import NonFiniteMetric
 
 log = logging.getLogger(__name__)
@@ -173,7 +172,7 @@ def _job(session: Session, submission_id: int, worker: str, settings: Settings) 
     paired = sub.phase.kind == "paired"
     return Job(
         submission_id=sub.id, worker=worker,
-        formula=formula_from_config(sub.phase.challenge.formula or None),
+        formula=phase_formula(sub.phase),
         paired=paired, image_count=sub.image_count,
         upload=upload_file(settings, sub.upload_path),
         ground_truth=dataset_dir(settings, sub.phase, "ground_truth") if paired else None,
@@ -210,6 +209,8 @@ def store_results(job: Lease, evaluation: Evaluation | None) -> bool:
                             for row in evaluation.report.images)
             sub.mean, sub.score = evaluation.report.mean, evaluation.report.mean["score"]
             sub.versions, sub.notes = evaluation.versions, evaluation.notes
+            sub.resized = {row["name"]: row["resized_from"] for row in
+                           evaluation.report.images if "resized_from" in row} or None
             sub.progress_done = len(evaluation.report.images)
         else:
             sub.notes = ["unpaired phase: no objective score; judged by people"]
@@ -349,7 +350,8 @@ def run_job(job: Job, settings: Settings,
     if job.upload is None:
         raise RuntimeError(f"submission {job.submission_id}: the upload was not fetched")
     if job.ground_truth is None:
-        inventory(job.upload, None, max_pixels=settings.max_pixels, max_images=settings.max_images)
+        inventory(job.upload, None, max_pixels=settings.max_pixels, max_images=settings.max_images,
+                  formula=job.formula)
         return None
     return evaluate(job.upload, job.ground_truth, scorer(settings), formula=job.formula,
                     max_pixels=settings.max_pixels, max_images=settings.max_images,

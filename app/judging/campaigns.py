@@ -28,7 +28,7 @@ from app.judging.models import Campaign, Candidate, Entry, FinalResult, Judge, R
 from app.judging.qualification import qualifiers
 from app.lookups import by_id
 from app.models import ApiToken, Challenge, Phase, Submission, User, utcnow
-from scoring.scales import COMMON_SCALES, JUDGE_NORMALISATIONS
+from scoring.scales import COMMON_SCALES, JUDGE_NORMALISATIONS, check_band
 from scoring.subjective import MODELS
 
 JUDGE_EMAIL_DOMAIN = "judges.local"
@@ -38,6 +38,10 @@ DEFAULT_METHOD = {"model": "mos", "judge_normalisation": "zscore", "normalisatio
 # A judge whose hidden repeats differ on average by more than this share of the scale is
 # rejected (2.25 points on 1-10), unless the method names its own limit.
 REPEAT_DIFF_SHARE = 0.25
+# Method options beyond DEFAULT_METHOD: ``band``, the organiser's [low, high] for the ``band``
+# normalisation (RAIM 2026 put pick counts on 80-90).
+OPTIONAL_METHOD = ("band",)
+BLEND_PHASES = ("objective", "subjective")
 # ``repeats`` is a share of the test images, from 0 to this, in the API, the CLI and the page.
 MAX_REPEAT_SHARE = 0.5
 
@@ -72,19 +76,42 @@ class CampaignOptions:
             found.append(f"repeats {self.repeat_share}: the share must be between 0 and "
                          f"{MAX_REPEAT_SHARE}")
         method = {**DEFAULT_METHOD, **self.method}
-        unknown = sorted(set(self.method) - set(DEFAULT_METHOD))
+        unknown = sorted(set(self.method) - set(DEFAULT_METHOD) - set(OPTIONAL_METHOD))
         if unknown:
             found.append(f"unknown method option(s) {', '.join(unknown)}")
-        for key, allowed in (("model", tuple(MODELS)), ("normalisation", COMMON_SCALES),
+        for key, allowed in (("model", tuple(MODELS)),
                              ("judge_normalisation", JUDGE_NORMALISATIONS)):
             if method[key] not in allowed:
                 found.append(f"{key} {method[key]!r}: choose one of {', '.join(allowed)}")
+        found += normalisation_problems(method["normalisation"], method.get("band"))
         limit = method["max_repeat_diff"]
         if limit is not None and (not isinstance(limit, int | float) or limit < 0):
             found.append(f"max_repeat_diff {limit!r}: need a number >= 0")
         if not isinstance(method["bootstrap_samples"], int) or method["bootstrap_samples"] < 1:
             found.append(f"bootstrap_samples {method['bootstrap_samples']!r}: need an integer >= 1")
         return found
+
+
+def normalisation_problems(normalisation: object, band: object) -> list[str]:
+    """What is wrong with a blend's common scale: one of COMMON_SCALES, or one per phase
+    (``{"objective": "none", "subjective": "band"}``); ``band`` [low, high] where one is band."""
+    if isinstance(normalisation, dict):
+        if set(normalisation) != set(BLEND_PHASES):
+            return [f"normalisation {normalisation!r}: name one scale for each of "
+                    f"{', '.join(BLEND_PHASES)}"]
+        chosen = list(normalisation.values())
+    else:
+        chosen = [normalisation]
+    found = [f"normalisation {c!r}: choose one of {', '.join(COMMON_SCALES)}"
+             for c in chosen if c not in COMMON_SCALES]
+    if "band" in chosen:
+        try:
+            check_band(band)  # type: ignore[arg-type]
+        except ValueError as exc:
+            found.append(str(exc))
+    elif band is not None:
+        found.append(f"band {band!r}: only the 'band' normalisation takes a band")
+    return found
 
 
 def parse_scale(text: str) -> tuple[int, int]:

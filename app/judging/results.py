@@ -237,6 +237,7 @@ def compute(inputs: Inputs) -> FinalResults:
         ranking = final_ranking(inputs.objective, inputs.table, model=inputs.model,
                                 weights=inputs.setup.weights,
                                 normalisation=method["normalisation"],
+                                band=tuple(method["band"]) if method.get("band") else None,
                                 samples=int(method["bootstrap_samples"]),
                                 seed=int(method["seed"]))
     except ValueError as exc:

@@ -14,6 +14,7 @@ from app.accounts import AccountError, create_team, team_ids, team_of
 from app.config import get_settings
 from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep
 from app.errors import ApiError
+from app.evaluation import phase_formula
 from app.intake.accept import receive_and_accept
 from app.intake.views import accepted_view, stored_image_names, team_submissions
 from app.invitations import open_invitations
@@ -121,6 +122,7 @@ def submit_page(request: Request, user: SignedIn, phase: PhaseFromPath,
     return render(request, "submit.html", {
         "user": user, "section": "challenges", "challenge": challenge, "phase": phase,
         "team": team, "quota": view.quota, "inputs": view.inputs,
+        "formula": phase_formula(phase) if phase.kind == "paired" else None,
         "max_upload_bytes": get_settings().max_upload_bytes, "factsheet": spec,
         "factsheet_fields": [{**f.model_dump(), "label": factsheets.label(f)}
                              for f in spec.fields] if spec else []})
@@ -155,9 +157,13 @@ async def upload(request: Request, user: SignedIn) -> JSONResponse:
 def submission_page(request: Request, user: SignedIn, sub: OwnedSubmissionPage,
                     session: SessionDep) -> HTMLResponse:
     judged = sub.phase.kind == "unpaired"
-    rows = [{"name": r.name, "score": r.score, **{m.name: getattr(r, m.name) for m in METRICS}}
+    resized = sub.resized or {}
+    rows = [{"name": r.name, "score": r.score, "resized_from": resized.get(r.name),
+             **{m.name: getattr(r, m.name) for m in METRICS}}
             for r in sub.images] if sub.status == "scored" else []
-    mean = sub.mean if sub.status == "scored" and not judged else None
+    # A formula of fewer metrics leaves the others out of the means: shown as a dash.
+    mean = ({**{m.name: None for m in METRICS}, **sub.mean}
+            if sub.status == "scored" and not judged and sub.mean else None)
     plotted = [(r["name"], r["score"]) for r in rows if r["score"] is not None]
     return render(request, "submission.html", {
         "user": user, "section": "challenges", "submission": sub, "phase": sub.phase,
