@@ -29,6 +29,8 @@ from app.judging.campaigns import (
 )
 from app.judging.qualification import QualificationError
 from app.lookups import find_challenge, find_phase
+from scoring.protocols import MODELS, PROTOCOLS
+from scoring.scales import COMMON_SCALES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,10 +49,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="share of images shown twice, hidden, to check consistency (0.05)")
     start.add_argument("--submission", action="append", default=[], metavar="TEAM=ID",
                        help="rate this submission of TEAM instead of its last one (repeatable)")
-    start.add_argument("--model", default="mos", choices=("mos", "mle"))
-    start.add_argument("--judge-normalisation", default="zscore", choices=("none", "zscore"))
-    start.add_argument("--normalisation", default="minmax", choices=("minmax", "rank", "zscore"),
-                       help="common scale of each phase's scores before the blend")
+    start.add_argument("--protocol", default="rating", choices=PROTOCOLS,
+                       help="how judges judge: rate every result (rating, the default), pick "
+                       "the best k of each image (best-k), or compare pairs (pairwise)")
+    start.add_argument("--k", type=int, default=None,
+                       help="best-k: results picked per image (default 3)")
+    start.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                       help="best-k: map the pick counts linearly onto LOW-HIGH (e.g. 80 90)")
+    start.add_argument("--no-ties", action="store_true",
+                       help="pairwise: judges must choose one result (no tie)")
+    start.add_argument("--comparisons", type=int, default=None,
+                       help="pairwise: pairs asked of each judge (default 60)")
+    start.add_argument("--model", default=None,
+                       choices=tuple(m for models in MODELS.values() for m in models),
+                       help="the protocol's model: mos (default) or mle for ratings; best-k; "
+                       "bradley-terry (default) or thurstone for pairwise")
+    start.add_argument("--judge-normalisation", default="zscore", choices=("none", "zscore"),
+                       help="ratings: each judge's scores as z-scores (default) or raw")
+    start.add_argument("--normalisation", default="minmax", choices=COMMON_SCALES,
+                       help="common scale of each phase's scores before the blend (band: "
+                       "best-k's --band)")
     start.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples (1000)")
     start.set_defaults(handler=_campaign_open)
     stop = actions.add_parser("close", help="close the open campaign of a phase and publish "
@@ -111,13 +129,23 @@ def _chosen(pairs: list[str]) -> dict[str, int]:
     return chosen
 
 
+def _method(args: argparse.Namespace) -> dict:
+    method = {"normalisation": args.normalisation, "bootstrap_samples": args.bootstrap}
+    if args.protocol == "rating":
+        method.update(model=args.model or "mos", judge_normalisation=args.judge_normalisation)
+    elif args.model is not None:
+        method["model"] = args.model
+    return method
+
+
 def _campaign_open(args: argparse.Namespace) -> int:
     try:
         options = CampaignOptions(
             scale=parse_scale(args.scale), criteria=args.criteria, repeat_share=args.repeats,
-            submissions=_chosen(args.submission),
-            method={"model": args.model, "judge_normalisation": args.judge_normalisation,
-                    "normalisation": args.normalisation, "bootstrap_samples": args.bootstrap})
+            submissions=_chosen(args.submission), method=_method(args),
+            protocol=args.protocol, k=args.k,
+            band=tuple(args.band) if args.band else None,
+            ties=False if args.no_ties else None, comparisons=args.comparisons)
         with database() as session:
             campaign = open_campaign(session, find_phase(session, args.challenge, args.phase),
                                      options, actor=None)
@@ -125,6 +153,11 @@ def _campaign_open(args: argparse.Namespace) -> int:
                 print(f"{entry.team.name}: submission {entry.submission_id}")
             print(f"campaign {campaign.id} open on {args.challenge}/{args.phase}: "
                   f"{len(campaign.entries)} finalists, scale {args.scale}")
+            if campaign.protocol != "rating":
+                print(f"protocol {campaign.protocol}: " + ", ".join(
+                    f"{key} {value}" for key, value in campaign.protocol_options.items())
+                    + (f", band {campaign.method['band'][0]:g}-{campaign.method['band'][1]:g}"
+                       if campaign.method.get("band") else ""))
     except (CampaignError, ApiError) as exc:
         return error(str(exc))
     return 0

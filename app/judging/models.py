@@ -127,6 +127,7 @@ class Trial(Base):
     judge: Mapped[Judge] = relationship()
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="trial", order_by="Candidate.label", passive_deletes=True)
+    pick: Mapped[Pick | None] = relationship(uselist=False, passive_deletes=True)
 
 
 class Candidate(Base):
