@@ -296,11 +296,34 @@ def _mos_points(body: dict) -> list[dict]:
     return points
 
 
+def _score_points(body: dict) -> list[dict]:
+    """The final rows as the score plot draws them: the protocol's score with its 95% interval."""
+    return [{"team": row["team"], "score": row["subjective"], "low": row.get("subjective_low"),
+             "high": row.get("subjective_high")} for row in body["rows"]]
+
+
+def _plots(body: dict) -> dict:
+    """The results page's charts: MOS and per-image spread for ratings; for best-k and pairwise,
+    each team's score with its 95% interval (best-k on the organiser's band)."""
+    campaign = body["method"].get("campaign", {})
+    protocol = campaign.get("protocol", "rating")
+    if protocol == "rating":
+        scale = campaign.get("scale") or [1, 10]
+        return {"mos_plot": mos_plot(_mos_points(body), scale=(scale[0], scale[1]),
+                                     label=f"MOS per team on the judges' {scale[0]}-{scale[1]} "
+                                           f"scale, 95% CI"),
+                "spread_plot": spread_plot([r["team"] for r in body["rows"]],
+                                           body["subjective"]["images"])}
+    band = body["subjective"].get("method", {}).get("band")
+    return {"mos_plot": mos_plot(_score_points(body), scale=tuple(band) if band else None,
+                                 label="Subjective score per team, 95% CI"),
+            "spread_plot": ""}
+
+
 @router.get("/challenges/{challenge}/final", response_class=HTMLResponse)
 def final_page(request: Request, user: Viewer, challenge: ChallengeFromPath,
                session: SessionDep) -> HTMLResponse:
     body = results.visible_results(session, user, challenge)
-    scale = body["method"].get("campaign", {}).get("scale") or [1, 10]
     organiser = user is not None and user.is_organiser
     campaign = body["method"].get("campaign", {})
     published = None
@@ -312,9 +335,5 @@ def final_page(request: Request, user: Viewer, challenge: ChallengeFromPath,
     return render(request, "judge/final.html", {
         "user": user, "section": "challenges", "challenge": challenge, "final": body,
         "organiser": organiser, "published_at": published,
-        "mos_plot": mos_plot(_mos_points(body), scale=(scale[0], scale[1]),
-                             label=f"MOS per team on the judges' {scale[0]}-{scale[1]} scale, "
-                                   f"95% CI"),
-        "spread_plot": spread_plot([r["team"] for r in body["rows"]],
-                                   body["subjective"]["images"]),
+        "protocol": campaign.get("protocol", "rating"), **_plots(body),
     })

@@ -128,6 +128,12 @@ def test_best_3_counts_to_the_band_in_the_final_results(five: World) -> None:
         closed = client.post(f"{CAMPAIGN}/close", headers=five.auth("organiser")).json()
         assert closed["published"] is True, closed
         body = client.get(FINAL, headers=five.auth("organiser")).json()
+        page = client.get("/challenges/raim-judged/final", headers={"Accept": "text/html"})
+        public = client.get(FINAL).json()
+    assert page.status_code == 200, page.text
+    assert "Picks / shown" in page.text and "band 80–90" in page.text
+    assert "<b>12</b> <span class=\"muted\">/ 12</span>" in page.text
+    assert [r["subjective"] for r in public["rows"]] == [r["subjective"] for r in body["rows"]]
     rows = {row["team"]: row for row in body["rows"]}
     expected = dict(zip(five.teams, [(12, 90.0), (12, 90.0), (6, 80 + 10 / 3), (3, 80.0),
                                      (3, 80.0)], strict=True))
@@ -192,6 +198,9 @@ def test_pairwise_final_results_follow_the_better_team(five: World) -> None:
         closed = client.post(f"{CAMPAIGN}/close", headers=five.auth("organiser")).json()
         assert closed["published"] is True, closed
         body = client.get(FINAL, headers=five.auth("organiser")).json()
+        page = client.get("/challenges/raim-judged/final", headers={"Accept": "text/html"})
+    assert page.status_code == 200, page.text
+    assert "Won–lost–tied" in page.text and "BRADLEY_TERRY" in page.text
     assert body["subjective"]["model"]["type"] == "BRADLEY_TERRY"
     scores = {row["team"]: row["subjective"] for row in body["rows"]}
     assert [scores[t] for t in five.teams] == sorted(scores.values(), reverse=True)
