@@ -187,6 +187,14 @@ def parse_scale(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def parse_band(text: str) -> tuple[float, float]:
+    """``"80-90"`` -> (80.0, 90.0) (decimals allowed); CampaignError for anything else."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*", text)
+    if not match:
+        raise CampaignError(f"band {text!r}: write it as LOW-HIGH, e.g. 80-90")
+    return float(match.group(1)), float(match.group(2))
+
+
 def open_campaign_of(session: Session, phase: Phase) -> Campaign | None:
     return session.scalar(select(Campaign).where(Campaign.phase_id == phase.id,
                                                  Campaign.status == "open"))

@@ -26,6 +26,7 @@ from app.judging.campaigns import (
     new_link,
     open_campaign,
     open_campaign_of,
+    parse_band,
     parse_scale,
     published_campaign,
     rating_count,
@@ -154,16 +155,28 @@ def confirm_finalists(request: Request, user: OrganiserPage, phase: PhaseFromPat
 async def start_campaign(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                          session: SessionDep, scale: Annotated[str, Form()] = "1-10",
                          criteria: Annotated[str, Form()] = "",
-                         repeats: Annotated[str, Form()] = "0.05") -> RedirectResponse:
-    """The desk's form: ``scale``, ``criteria``, ``repeats`` (a share, as in the API) and one
-    ``submission:<team>`` field per finalist whose submission is not its last one."""
+                         repeats: Annotated[str, Form()] = "0.05",
+                         protocol: Annotated[str, Form()] = "rating",
+                         k: Annotated[str, Form()] = "", band: Annotated[str, Form()] = "",
+                         comparisons: Annotated[str, Form()] = "",
+                         no_ties: Annotated[str, Form()] = "") -> RedirectResponse:
+    """The desk's form: ``protocol`` (with ``k`` and ``band`` for best-k, ``comparisons`` and
+    ``no_ties`` for pairwise; the fields of other protocols are ignored), ``scale``,
+    ``criteria``, ``repeats`` (a share, as in the API) and one ``submission:<team>`` field per
+    finalist whose submission is not its last one."""
     form = await request.form()  # the submission:<team> fields are named by the finalists
     slug = phase.challenge.slug
     chosen = {key.removeprefix("submission:"): int(str(value)) for key, value in form.items()
               if key.startswith("submission:") and str(value).isdigit()}
     try:
-        options = CampaignOptions(scale=parse_scale(scale), criteria=criteria == "on",
-                                  repeat_share=float(repeats), submissions=chosen)
+        best_k, pairwise = protocol == "best-k", protocol == "pairwise"
+        options = CampaignOptions(
+            scale=parse_scale(scale), criteria=criteria == "on", repeat_share=float(repeats),
+            submissions=chosen, protocol=protocol,
+            k=int(k) if best_k and k.strip() else None,
+            band=parse_band(band) if best_k and band.strip() else None,
+            ties=(no_ties != "on") if pairwise else None,
+            comparisons=int(comparisons) if pairwise and comparisons.strip() else None)
         open_campaign(session, phase, options, actor=user)
     except (CampaignError, ValueError) as exc:
         flash(request, "error", f"The campaign was not opened: {exc}")

@@ -207,3 +207,30 @@ def test_pairwise_final_results_follow_the_better_team(five: World) -> None:
     for row in body["rows"]:
         assert row["subjective_low"] <= row["subjective"] <= row["subjective_high"]
         assert row["wins"] + row["losses"] + row["ties"] > 0
+
+
+@pytest.mark.parametrize(("form", "protocol", "options", "band"), [
+    ({"protocol": "best-k", "k": "3", "band": "80-90", "comparisons": "60"}, "best-k",
+     {"k": 3}, [80.0, 90.0]),
+    ({"protocol": "pairwise", "k": "3", "comparisons": "20", "no_ties": "on"}, "pairwise",
+     {"ties": False, "comparisons": 20}, None),
+])
+def test_desk_opens_a_campaign_by_protocol(five: World, form: dict, protocol: str,
+                                           options: dict, band: list | None) -> None:
+    """The desk's form sends every field; those of other protocols are ignored."""
+    import re
+
+    organiser = {"Accept": "text/html", **five.auth("organiser")}
+    with TestClient(make_app()) as client:
+        page = client.get(f"/organiser/challenges/{five.challenge}/judging", headers=organiser)
+        assert 'name="protocol"' in page.text and 'name="band"' in page.text
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        opened = client.post(f"/organiser/challenges/{five.challenge}/phases/final/campaign",
+                             headers=organiser, data={"csrf_token": csrf, "scale": "1-10",
+                                                      "repeats": "0", **form})
+        assert opened.status_code == 200 and "campaign opened" in opened.text, opened.text
+        body = client.get(CAMPAIGN, headers=five.auth("organiser")).json()
+        desk = client.get(f"/organiser/challenges/{five.challenge}/judging", headers=organiser)
+    assert body["protocol"] == protocol and body["protocol_options"] == options
+    assert body["method"].get("band") == band
+    assert (f"best {options['k']}" if protocol == "best-k" else "pairwise") in desk.text
