@@ -234,3 +234,25 @@ def test_desk_opens_a_campaign_by_protocol(five: World, form: dict, protocol: st
     assert body["protocol"] == protocol and body["protocol_options"] == options
     assert body["method"].get("band") == band
     assert (f"best {options['k']}" if protocol == "best-k" else "pairwise") in desk.text
+
+
+def test_raim_campaign_open_best_k_and_pairwise(five: World,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli import main
+
+    assert main(["campaign", "open", five.challenge, "final", "--protocol", "best-k", "--k", "3",
+                 "--band", "80", "90", "--repeats", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "5 finalists, scale 1-10" in out  # the line as it always was
+    assert out.strip().splitlines()[-1] == "protocol best-k: k 3, band 80-90"
+    assert main(["campaign", "close", five.challenge, "final"]) == 0
+    capsys.readouterr()
+    # a campaign closed without judgements may be replaced: now pairwise, Thurstone, no ties
+    assert main(["campaign", "open", five.challenge, "final", "--protocol", "pairwise",
+                 "--no-ties", "--comparisons", "20", "--model", "thurstone"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == \
+        "protocol pairwise: ties False, comparisons 20"
+    assert main(["campaign", "close", five.challenge, "final"]) == 0
+    assert main(["campaign", "open", five.challenge, "final", "--protocol", "rating",
+                 "--k", "3"]) == 2
+    assert "k is an option of best-k campaigns, not rating" in capsys.readouterr().err
