@@ -256,3 +256,31 @@ def test_raim_campaign_open_best_k_and_pairwise(five: World,
     assert main(["campaign", "open", five.challenge, "final", "--protocol", "rating",
                  "--k", "3"]) == 2
     assert "k is an option of best-k campaigns, not rating" in capsys.readouterr().err
+
+
+def test_the_next_pair_is_the_informative_one(five: World) -> None:
+    """Forty comparisons of the two best teams settle that pair: a judge's next pair is another
+    one (scoring.active's expected information gain over the whole panel's comparisons)."""
+    from sqlalchemy import select
+
+    from app.judging.models import Campaign, Judge
+    from app.judging.trials import new_token
+
+    with TestClient(make_app()) as client:
+        open_campaign(five, client, protocol="pairwise", comparisons=5, repeats=0)
+        tokens = list(add_judges(five, client, 2).values())
+        with session_scope() as session:
+            campaign = session.scalars(select(Campaign)).one()
+            entries = {e.team.name: e.id for e in campaign.entries}
+            judge = session.scalars(select(Judge).where(Judge.name == "judge 00")).one()
+            for position in range(40):
+                session.add(PairTrial(
+                    campaign_id=campaign.id, judge_id=judge.id, image=sorted(five.inputs)[0],
+                    position=position, first_entry_id=entries[five.teams[0]],
+                    second_entry_id=entries[five.teams[1]], token=new_token(),
+                    input_token=new_token(), first_token=new_token(),
+                    second_token=new_token(), outcome="first" if position % 2 else "second"))
+        auth = bearer(tokens[1])
+        pair = client.get("/api/judge/trials", headers=auth).json()["trials"][0]
+        _, labelled = teams_of(five, client, pair, auth)
+    assert set(labelled.values()) != {five.teams[0], five.teams[1]}
