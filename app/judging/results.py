@@ -261,7 +261,7 @@ def judgements(session: Session, campaign: Campaign) -> Judgements:
     """The campaign's judgements by its protocol, with its model from the stored method;
     ResultsUnavailable when there are none yet."""
     method = campaign.method
-    samples, seed = int(method["bootstrap_samples"]), int(method["seed"])
+    samples, seed = int(method.get("bootstrap_samples", 1000)), int(method.get("seed", 0))
     if campaign.protocol == "best-k":
         records = pick_records(session, campaign)
         if not records:
