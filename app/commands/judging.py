@@ -34,19 +34,25 @@ from scoring.scales import COMMON_SCALES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    campaign = sub.add_parser("campaign", help="open or close a judges' rating campaign")
+    campaign = sub.add_parser("campaign", help="open or close a judges' campaign (rating, "
+                              "best-k or pairwise)")
     actions = campaign.add_subparsers(dest="action", required=True)
     start = actions.add_parser(
-        "open", help="open a rating campaign on a closed unpaired phase",
-        description="Rates each finalist's last accepted submission unless --submission says "
-        "otherwise; the method (model, normalisations, bootstrap) is stored with the campaign.")
+        "open", help="open a judging campaign (rating, best-k or pairwise) on a closed "
+        "unpaired phase",
+        description="Judges each finalist's last accepted submission unless --submission says "
+        "otherwise, by --protocol: rate every result (rating), pick the best --k of each image "
+        "(best-k, counts mapped onto --band), or compare pairs chosen by active sampling "
+        "(pairwise). The protocol and the method (model, normalisations, bootstrap) are stored "
+        "with the campaign and printed.")
     start.add_argument("challenge", metavar="CHALLENGE")
     start.add_argument("phase", metavar="PHASE")
     start.add_argument("--scale", default="1-10", help="rating scale LOW-HIGH (default 1-10)")
     start.add_argument("--criteria", action="store_true",
                        help="also score texture, noise, artefacts and fidelity")
     start.add_argument("--repeats", type=float, default=0.05,
-                       help="share of images shown twice, hidden, to check consistency (0.05)")
+                       help="share of images (pairwise: of pairs) shown twice, hidden, to "
+                       "check consistency (0.05)")
     start.add_argument("--submission", action="append", default=[], metavar="TEAM=ID",
                        help="rate this submission of TEAM instead of its last one (repeatable)")
     start.add_argument("--protocol", default="rating", choices=PROTOCOLS,
