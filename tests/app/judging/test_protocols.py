@@ -284,3 +284,35 @@ def test_the_next_pair_is_the_informative_one(five: World) -> None:
         pair = client.get("/api/judge/trials", headers=auth).json()["trials"][0]
         _, labelled = teams_of(five, client, pair, auth)
     assert set(labelled.values()) != {five.teams[0], five.teams[1]}
+
+
+def test_pairwise_hidden_repeats_come_back_swapped_and_are_screened(five: World) -> None:
+    """With half the pairs repeated, some come back later with the sides swapped; the results
+    count them as repeated pairs (consistency), not as extra comparisons."""
+    with TestClient(make_app()) as client:
+        open_campaign(five, client, protocol="pairwise", comparisons=10, repeats=0.5,
+                      method={"bootstrap_samples": 20})
+        auth = bearer(next(iter(add_judges(five, client, 1).values())))
+        pair = client.get("/api/judge/trials", headers=auth).json()["trials"][-1]
+        while pair is not None:
+            _, labelled = teams_of(five, client, pair, auth)
+            better = min(labelled, key=lambda label: five.level(labelled[label]))
+            answer = client.post("/api/judge/comparisons", headers=auth, json={
+                "trial_id": pair["trial_id"], "choice": "left" if better == "A" else "right"})
+            pair = answer.json()["next"]
+        client.post(f"{CAMPAIGN}/close", headers=five.auth("organiser"))
+        body = client.get(FINAL, headers=five.auth("organiser")).json()
+    with session_scope() as session:
+        pairs = {p.id: p for p in session.query(PairTrial)}
+        repeats = [p for p in pairs.values() if p.repeat_of is not None]
+        assert repeats
+        for again in repeats:
+            first = pairs[again.repeat_of]
+            assert (again.first_entry_id, again.second_entry_id) == \
+                (first.second_entry_id, first.first_entry_id)
+            assert again.image == first.image and again.position > first.position
+    firsts = len(pairs) - len(repeats)
+    assert sum(r["wins"] + r["losses"] + r["ties"] for r in body["rows"]) == 2 * firsts
+    judge = body["subjective"]["judges"][0]
+    assert judge["consistency"]["pairs"] == len(repeats)
+    assert judge["consistency"]["agreement"] == 1.0  # the same choice each time
