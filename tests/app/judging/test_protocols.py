@@ -179,12 +179,15 @@ def test_pairwise_pairs_come_one_at_a_time_and_ties_follow_the_campaign(five: Wo
         assert decided == 3
 
 
-def test_pairwise_final_results_follow_the_better_team(five: World) -> None:
-    """Two judges always prefer the better team (level): the fitted Bradley-Terry scores come
-    in the teams' order, each with a 95% bootstrap interval around it."""
+@pytest.mark.parametrize(("model", "kind"), [("bradley-terry", "BRADLEY_TERRY"),
+                                             ("thurstone", "THURSTONE_CASE_V")])
+def test_pairwise_final_results_follow_the_better_team(five: World, model: str,
+                                                       kind: str) -> None:
+    """Two judges always prefer the better team (level): the fitted scores (Bradley-Terry or
+    Thurstone) come in the teams' order, each with a 95% bootstrap interval around it."""
     with TestClient(make_app()) as client:
         open_campaign(five, client, protocol="pairwise", ties=True, comparisons=12, repeats=0,
-                      method={"bootstrap_samples": 50})
+                      method={"bootstrap_samples": 50, "model": model})
         for token in add_judges(five, client, 2).values():
             auth = bearer(token)
             pair = client.get("/api/judge/trials", headers=auth).json()["trials"][-1]
@@ -200,8 +203,8 @@ def test_pairwise_final_results_follow_the_better_team(five: World) -> None:
         body = client.get(FINAL, headers=five.auth("organiser")).json()
         page = client.get("/challenges/raim-judged/final", headers={"Accept": "text/html"})
     assert page.status_code == 200, page.text
-    assert "Won–lost–tied" in page.text and "BRADLEY_TERRY" in page.text
-    assert body["subjective"]["model"]["type"] == "BRADLEY_TERRY"
+    assert "Won–lost–tied" in page.text and kind in page.text
+    assert body["subjective"]["model"]["type"] == kind
     scores = {row["team"]: row["subjective"] for row in body["rows"]}
     assert [scores[t] for t in five.teams] == sorted(scores.values(), reverse=True)
     for row in body["rows"]:
