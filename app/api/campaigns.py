@@ -42,6 +42,14 @@ class CampaignRequest(BaseModel):
                                              f"0 to {MAX_REPEAT_SHARE} (0.05: one in twenty)")
     submissions: dict[str, int] = Field(default_factory=dict, description="team -> submission id")
     method: dict[str, Any] = Field(default_factory=dict)
+    protocol: str = Field("rating", description="rating (default), best-k or pairwise")
+    k: int | None = Field(None, description="best-k: results picked per image (default 3)")
+    band: tuple[float, float] | None = Field(
+        None, description="best-k: the counts mapped linearly onto [low, high], e.g. [80, 90]")
+    ties: bool | None = Field(None, description="pairwise: whether judges may call a tie "
+                                                "(default true)")
+    comparisons: int | None = Field(None, description="pairwise: pairs asked of each judge "
+                                                      "(default 60)")
 
 
 class CampaignEntry(BaseModel):
@@ -63,6 +71,8 @@ class CampaignAnswer(BaseModel):
     id: int
     phase: str
     status: str
+    protocol: str
+    protocol_options: dict[str, Any]
     scale: list[int]
     criteria: bool
     repeat_share: float
@@ -94,6 +104,7 @@ class JudgeListed(BaseModel):
 def campaign_answer(session: SessionDep, campaign: Campaign, **extra: Any) -> CampaignAnswer:
     return CampaignAnswer(
         id=campaign.id, phase=campaign.phase.slug, status=campaign.status,
+        protocol=campaign.protocol, protocol_options=campaign.protocol_options or {},
         scale=[campaign.scale_min, campaign.scale_max], criteria=campaign.criteria,
         repeat_share=campaign.repeat_share, method=campaign.method,
         entries=[CampaignEntry(team=e.team.name, submission_id=e.submission_id)
@@ -122,7 +133,9 @@ def create_campaign(user: Organiser, phase: PhaseFromPath, body: CampaignRequest
     try:
         options = CampaignOptions(scale=campaigns.parse_scale(body.scale), criteria=body.criteria,
                                   repeat_share=body.repeats, submissions=body.submissions,
-                                  method=body.method)
+                                  method=body.method, protocol=body.protocol, k=body.k,
+                                  band=body.band, ties=body.ties,
+                                  comparisons=body.comparisons)
         campaign = campaigns.open_campaign(session, phase, options, actor=user)
     except CampaignError as exc:
         raise ApiError(409, str(exc)) from exc

@@ -1,4 +1,5 @@
-"""Judges' JSON routes: their trials, their ratings, and the blind images behind their tokens.
+"""Judges' JSON routes: their trials, their ratings, best-k picks and pairwise choices, and the
+blind images behind their tokens.
 
 Judge-facing answers carry only opaque tokens, labels and scores: no team, submission,
 file name, time or header (``ETag``, ``Last-Modified``) that could tell one finalist
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from app.deps import JudgeUser, SessionDep
 from app.errors import ApiError
-from app.judging import trials
+from app.judging import pairs, trials
 from app.judging.blind import ImageMissing, source_image
 
 router = APIRouter(tags=["judging"])
@@ -35,6 +36,20 @@ class RatingRequest(BaseModel):
     criteria: dict[str, Any] | None = Field(None, examples=[{"A": {"noise": 6}}])
 
 
+class PicksRequest(BaseModel):
+    """The labels picked so far on one best-k trial (at most k; the trial counts at k)."""
+
+    trial_id: str = Field("", description="a trial_id given by GET /api/judge/trials")
+    picked: list[Any] = Field(default_factory=list, examples=[["A", "D", "F"]])
+
+
+class ChoiceRequest(BaseModel):
+    """The better result of one pair: ``left``, ``right`` or (when allowed) ``tie``."""
+
+    trial_id: str = Field("", description="a pairwise trial_id given by GET /api/judge/trials")
+    choice: Any = Field(None, examples=["left"])
+
+
 class Progress(BaseModel):
     rated: int
     total: int
@@ -52,6 +67,21 @@ class RatingAnswer(BaseModel):
     progress: Progress
 
 
+class PicksAnswer(BaseModel):
+    trial_id: str
+    rated: bool
+    picked: list[str]
+    progress: Progress
+
+
+class ChoiceAnswer(BaseModel):
+    trial_id: str
+    rated: bool
+    choice: str
+    next: dict[str, Any] | None = Field(None, description="the next pair, if one is due")
+    progress: Progress
+
+
 def image_url(token: str) -> str:
     return IMAGE_PATH + token
 
@@ -61,13 +91,24 @@ def png(data: bytes) -> Response:
     return Response(content=data, media_type="image/png", headers=IMAGE_HEADERS)
 
 
+def _progress(session: SessionDep, user: JudgeUser) -> tuple[list, list, Progress]:
+    """The user's trials, pairs, and progress over both (images done or pairs decided)."""
+    shown = trials.judge_trials(session, user)
+    compared = pairs.judge_pairs(session, user)
+    done, asked = trials.progress(shown), pairs.pair_progress(compared)
+    return shown, compared, Progress(rated=done["rated"] + asked["rated"],
+                                     total=done["total"] + asked["total"])
+
+
 @router.get("/api/judge/trials")
 def read_trials(user: JudgeUser, session: SessionDep) -> TrialsAnswer:
-    """``{"trials": [{"trial_id", "input_url", "candidates": [...], "rated"}], "progress"}``."""
-    shown = trials.judge_trials(session, user)
+    """``{"trials": [{"trial_id", "protocol", "input_url", "candidates": [...], "rated"}],
+    "progress"}``; pairwise trials are the pairs so far and the one to decide now."""
+    shown, compared, progress = _progress(session, user)
     session.commit()  # trials drawn on first call are kept before anyone sees them
-    return TrialsAnswer(trials=[trials.trial_view(t, image_url) for t in shown],
-                        progress=Progress(**trials.progress(shown)))
+    return TrialsAnswer(trials=[trials.trial_view(t, image_url) for t in shown]
+                        + [pairs.pair_view(p, image_url) for p in compared],
+                        progress=progress)
 
 
 @router.post("/api/judge/ratings")
@@ -80,10 +121,36 @@ def create_ratings(body: RatingRequest, user: JudgeUser, session: SessionDep) ->
                         saved=sorted(body.scores), progress=Progress(**trials.progress(mine)))
 
 
+@router.post("/api/judge/picks")
+def create_picks(body: PicksRequest, user: JudgeUser, session: SessionDep) -> PicksAnswer:
+    """Save a best-k trial's picks at each change (committed before the answer); the trial is
+    ``rated`` once exactly k are picked."""
+    trial = trials.record_picks(session, user, body.trial_id, body.picked)
+    session.commit()
+    _, _, progress = _progress(session, user)
+    session.commit()
+    return PicksAnswer(trial_id=trial.token, rated=trials.is_rated(trial),
+                       picked=sorted(trial.pick.labels) if trial.pick else [], progress=progress)
+
+
+@router.post("/api/judge/comparisons")
+def create_choice(body: ChoiceRequest, user: JudgeUser, session: SessionDep) -> ChoiceAnswer:
+    """Save the choice on one pair (committed before the answer) and give the next pair."""
+    pair = pairs.record_choice(session, user, body.trial_id, body.choice)
+    _, compared, progress = _progress(session, user)
+    session.commit()
+    waiting = next((p for p in compared if p.outcome is None and p.campaign_id == pair.campaign_id),
+                   None)
+    return ChoiceAnswer(trial_id=pair.token, rated=True, choice=str(body.choice),
+                        next=pairs.pair_view(waiting, image_url) if waiting else None,
+                        progress=progress)
+
+
 @router.get(IMAGE_PATH + "{token}", include_in_schema=False)
 def read_judge_image(token: str, user: JudgeUser, session: SessionDep) -> Response:
     """A trial's image by its opaque token; another judge's token is simply not found."""
-    source = trials.resolve_image(session, user, token)
+    source = trials.resolve_image(session, user, token) or \
+        pairs.resolve_image(session, user, token)
     if source is None:
         raise ApiError(404, "image not found")
     try:

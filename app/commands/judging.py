@@ -11,42 +11,60 @@ Without a request to take the address from, links are built on RAIM_BASE_URL.
 from __future__ import annotations
 
 import argparse
-import re
 
 from app.commands.common import database, error
 from scoring.scales import COMMON_SCALES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    campaign = sub.add_parser("campaign", help="open or close a judges' rating campaign")
+    campaign = sub.add_parser("campaign", help="open or close a judges' campaign (rating, "
+                              "best-k or pairwise)")
     actions = campaign.add_subparsers(dest="action", required=True)
     start = actions.add_parser(
-        "open", help="open a rating campaign on a closed unpaired phase",
-        description="Rates each finalist's last accepted submission unless --submission says "
-        "otherwise; the method (model, normalisations, bootstrap) is stored with the campaign.")
-    start.add_argument("challenge", metavar="CHALLENGE", help="the challenge's slug")
-    start.add_argument("phase", metavar="PHASE", help="the closed unpaired phase to rate")
+        "open", help="open a judging campaign (rating, best-k or pairwise) on a closed "
+        "unpaired phase",
+        description="Judges each finalist's last accepted submission unless --submission says "
+        "otherwise, by --protocol: rate every result (rating), pick the best --k of each image "
+        "(best-k, counts mapped onto --band), or compare pairs chosen by active sampling "
+        "(pairwise). The protocol and the method (model, normalisations, bootstrap) are stored "
+        "with the campaign and printed.")
+    start.add_argument("challenge", metavar="CHALLENGE")
+    start.add_argument("phase", metavar="PHASE")
     start.add_argument("--scale", default="1-10", help="rating scale LOW-HIGH (default 1-10)")
     start.add_argument("--criteria", action="store_true",
                        help="also score texture, noise, artefacts and fidelity")
     start.add_argument("--repeats", type=float, default=0.05,
-                       help="share of images shown twice, hidden, to check consistency (0.05)")
+                       help="share of images (pairwise: of pairs) shown twice, hidden, to "
+                       "check consistency (0.05)")
     start.add_argument("--submission", action="append", default=[], metavar="TEAM=ID",
                        help="rate this submission of TEAM instead of its last one (repeatable)")
-    start.add_argument("--model", default="mos", choices=("mos", "mle"),
-                       help="subjective model: mos (mean of the ratings) or mle (maximum-"
-                       "likelihood scores with each judge's bias and spread; default mos)")
+    # --protocol and --model are checked with the campaign (scoring/, slow to import, is
+    # imported when the command runs, so that `raim --help` stays quick)
+    start.add_argument("--protocol", default="rating",
+                       help="how judges judge: rate every result (rating, the default), pick "
+                       "the best k of each image (best-k), or compare pairs (pairwise)")
+    start.add_argument("--k", type=int, default=None,
+                       help="best-k: results picked per image (default 3)")
+    start.add_argument("--band", type=_band, metavar="LOW-HIGH",
+                       help="the organiser's band, e.g. 80-90: best-k maps its pick counts "
+                       "linearly onto it, and the 'band' normalisation puts a phase's scores "
+                       "on it (the best team gets HIGH, the worst LOW)")
+    start.add_argument("--no-ties", action="store_true",
+                       help="pairwise: judges must choose one result (no tie)")
+    start.add_argument("--comparisons", type=int, default=None,
+                       help="pairwise: pairs asked of each judge (default 60)")
+    start.add_argument("--model", default=None,
+                       help="the protocol's model: mos (mean of the ratings, the default) or mle "
+                       "(maximum-likelihood scores with each judge's bias and spread) for "
+                       "ratings; best-k; bradley-terry (default) or thurstone for pairwise")
     start.add_argument("--judge-normalisation", default="zscore", choices=("none", "zscore"),
-                       help="rescale each judge's ratings before the model: zscore (each "
-                       "judge's mean and spread made common) or none (default zscore)")
+                       help="ratings: rescale each judge's ratings before the model: zscore "
+                       "(each judge's mean and spread made common, the default) or none")
     start.add_argument("--normalisation", default="minmax", type=_normalisation,
                        metavar="SCALE",
                        help="common scale of each phase's scores before the blend: "
                             f"{', '.join(COMMON_SCALES)} (default minmax), or one per phase "
                             "as objective=SCALE,subjective=SCALE")
-    start.add_argument("--band", type=_band, metavar="LOW-HIGH",
-                       help="the organiser's band of the 'band' scale, e.g. 80-90: the best "
-                            "team gets HIGH, the worst LOW")
     start.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples (1000)")
     start.set_defaults(handler=_campaign_open)
     stop = actions.add_parser(
@@ -125,10 +143,20 @@ def _normalisation(text: str) -> str | dict[str, str]:
 
 
 def _band(text: str) -> tuple[float, float]:
-    match = re.fullmatch(r"\s*(-?[\d.]+)\s*-\s*(-?[\d.]+)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r}: write the band as LOW-HIGH, e.g. 80-90")
-    return float(match.group(1)), float(match.group(2))
+    from app.judging.campaigns import CampaignError, parse_band
+    try:
+        return parse_band(text)
+    except CampaignError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _method(args: argparse.Namespace) -> dict:
+    method = {"normalisation": args.normalisation, "bootstrap_samples": args.bootstrap}
+    if args.protocol == "rating":
+        method.update(model=args.model or "mos", judge_normalisation=args.judge_normalisation)
+    elif args.model is not None:
+        method["model"] = args.model
+    return method
 
 
 def _campaign_open(args: argparse.Namespace) -> int:
@@ -138,10 +166,10 @@ def _campaign_open(args: argparse.Namespace) -> int:
     try:
         options = CampaignOptions(
             scale=parse_scale(args.scale), criteria=args.criteria, repeat_share=args.repeats,
-            submissions=_chosen(args.submission),
-            method={"model": args.model, "judge_normalisation": args.judge_normalisation,
-                    "normalisation": args.normalisation, "bootstrap_samples": args.bootstrap,
-                    **({"band": list(args.band)} if args.band else {})})
+            submissions=_chosen(args.submission), method=_method(args),
+            protocol=args.protocol, k=args.k,
+            band=tuple(args.band) if args.band else None,
+            ties=False if args.no_ties else None, comparisons=args.comparisons)
         with database() as session:
             campaign = open_campaign(session, find_phase(session, args.challenge, args.phase),
                                      options, actor=None)
@@ -151,6 +179,11 @@ def _campaign_open(args: argparse.Namespace) -> int:
                   f"{len(campaign.entries)} finalists, scale {args.scale}")
             print("method recorded: " + ", ".join(f"{key} {value}" for key, value
                                                   in sorted((campaign.method or {}).items())))
+            if campaign.protocol != "rating":
+                print(f"protocol {campaign.protocol}: " + ", ".join(
+                    f"{key} {value}" for key, value in campaign.protocol_options.items())
+                    + (f", band {campaign.method['band'][0]:g}-{campaign.method['band'][1]:g}"
+                       if campaign.method.get("band") else ""))
     except (CampaignError, ApiError) as exc:
         return error(str(exc))
     return 0

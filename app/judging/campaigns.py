@@ -1,10 +1,15 @@
-"""Opening, closing and reopening rating campaigns, choosing finalists' submissions, and judges.
+"""Opening, closing and reopening judging campaigns, choosing finalists' submissions, and judges.
 
-A campaign rates one unpaired phase after it closes. Each finalist (the qualified teams,
-see ``qualification``) is represented by one submission: their last accepted one unless
-the organiser names another. Once a campaign with ratings has closed, its results are
-published and no new campaign may replace them: the organiser reopens that campaign instead
-(its ratings are kept; the published results stay until it closes again).
+A campaign judges one unpaired phase after it closes, by one protocol chosen when it opens
+(``CampaignOptions.protocol``): absolute ratings (``rating``, the default), the best ``k``
+results of each image (``best-k``, counts mapped linearly onto the organiser's ``band``), or
+pairwise comparisons (``pairwise``, with or without ties, the next pair by active sampling).
+
+Each finalist (the qualified teams, see ``qualification``) is represented by one submission:
+their last accepted one unless the organiser names another. Once a campaign with
+ratings has closed, its results are published and no new campaign may replace them: the
+organiser reopens that campaign instead (its ratings are kept; the published results stay
+until it closes again).
 
 Judges belong to a challenge; ``add_judge`` creates the judge's account and a personal sign-in
 token, shown once, which the sign-in link carries (``sign_in_link``: the base URL of the
@@ -24,17 +29,40 @@ from sqlalchemy.orm import Session
 from app import accounts, audit, browser_sessions
 from app.config import get_settings
 from app.judging.conflicts import judge_refusal
-from app.judging.models import Campaign, Candidate, Entry, FinalResult, Judge, Rating, Trial
+from app.judging.models import (
+    PROTOCOLS,
+    Campaign,
+    Candidate,
+    Entry,
+    FinalResult,
+    Judge,
+    PairTrial,
+    Pick,
+    Rating,
+    Trial,
+)
 from app.judging.qualification import qualifiers
 from app.lookups import by_id
 from app.models import ApiToken, Challenge, Phase, Submission, User, utcnow
+from scoring.protocols import MODELS as PROTOCOL_MODELS
 from scoring.scales import COMMON_SCALES, JUDGE_NORMALISATIONS, check_band
-from scoring.subjective import MODELS
 
 JUDGE_EMAIL_DOMAIN = "judges.local"
 SIGN_IN_PATH = "/judge/sign-in/"
 DEFAULT_METHOD = {"model": "mos", "judge_normalisation": "zscore", "normalisation": "minmax",
                   "bootstrap_samples": 1000, "seed": 0, "max_repeat_diff": None}
+# The method of each protocol (ratings: DEFAULT_METHOD); the organiser overrides any of it.
+PROTOCOL_METHODS = {
+    "rating": DEFAULT_METHOD,
+    "best-k": {"model": "best-k", "band": None, "normalisation": "minmax",
+               "bootstrap_samples": 1000, "seed": 0, "min_repeat_overlap": None},
+    "pairwise": {"model": "bradley-terry", "prior": 0.1, "normalisation": "minmax",
+                 "bootstrap_samples": 1000, "seed": 0, "min_repeat_agreement": None,
+                 "max_circular_share": None},
+}
+DEFAULT_K = 3
+# Pairwise: comparisons each judge is asked for, unless the organiser says otherwise.
+DEFAULT_COMPARISONS = 60
 # A judge whose hidden repeats differ on average by more than this share of the scale is
 # rejected (2.25 points on 1-10), unless the method names its own limit.
 REPEAT_DIFF_SHARE = 0.25
@@ -52,49 +80,107 @@ class CampaignError(ValueError):
 
 @dataclass(frozen=True)
 class CampaignOptions:
-    """What an organiser chooses when opening a campaign."""
+    """What an organiser chooses when opening a campaign.
+
+    ``protocol`` is ``rating`` (``scale``, ``criteria``), ``best-k`` (``k`` picks per image;
+    ``band``: the counts mapped linearly onto it, e.g. (80, 90)) or ``pairwise`` (``ties``
+    allowed or not; ``comparisons`` asked of each judge). ``repeat_share`` hides repeats in
+    every protocol: images (ratings, best-k) or pairs (pairwise).
+    """
 
     scale: tuple[int, int] = (1, 10)
     criteria: bool = False
     repeat_share: float = 0.05
     submissions: dict[str, int] = field(default_factory=dict)  # team name -> submission id
-    method: dict = field(default_factory=dict)  # overrides of DEFAULT_METHOD
+    method: dict = field(default_factory=dict)  # overrides of the protocol's method
+    protocol: str = "rating"
+    k: int | None = None
+    band: tuple[float, float] | None = None
+    ties: bool | None = None
+    comparisons: int | None = None
 
     def full_method(self) -> dict:
-        """DEFAULT_METHOD with the overrides; the repeat limit follows the scale unless given."""
-        method = {**DEFAULT_METHOD, **self.method}
-        if method["max_repeat_diff"] is None:
+        """The protocol's method with the overrides (and the band, if any); for ratings
+        the repeat limit follows the scale unless given."""
+        method = {**PROTOCOL_METHODS.get(self.protocol, DEFAULT_METHOD), **self.method}
+        if self.protocol == "rating" and method["max_repeat_diff"] is None:
             method["max_repeat_diff"] = REPEAT_DIFF_SHARE * (self.scale[1] - self.scale[0])
+        if self.band is not None:
+            method["band"] = [float(self.band[0]), float(self.band[1])]
         return method
+
+    def protocol_options(self) -> dict:
+        """What the protocol's pages need: ``{"k"}`` or ``{"ties", "comparisons"}``."""
+        if self.protocol == "best-k":
+            return {"k": DEFAULT_K if self.k is None else self.k}
+        if self.protocol == "pairwise":
+            return {"ties": True if self.ties is None else self.ties,
+                    "comparisons": DEFAULT_COMPARISONS if self.comparisons is None
+                    else self.comparisons}
+        return {}
 
     def problems(self) -> list[str]:
         low, high = self.scale
         found = []
+        if self.protocol not in PROTOCOLS:
+            return [f"protocol {self.protocol!r}: choose one of {', '.join(PROTOCOLS)}"]
         if not 0 <= low < high <= 100:
             found.append(f"scale {low}-{high}: need 0 <= low < high <= 100")
         if not 0 <= self.repeat_share <= MAX_REPEAT_SHARE:
             found.append(f"repeats {self.repeat_share}: the share must be between 0 and "
                          f"{MAX_REPEAT_SHARE}")
-        method = {**DEFAULT_METHOD, **self.method}
-        unknown = sorted(set(self.method) - set(DEFAULT_METHOD) - set(OPTIONAL_METHOD))
+        found += self._protocol_problems()
+        defaults = PROTOCOL_METHODS[self.protocol]
+        method = self.full_method()
+        unknown = sorted(set(self.method) - set(defaults) - set(OPTIONAL_METHOD))
         if unknown:
-            found.append(f"unknown method option(s) {', '.join(unknown)}")
-        for key, allowed in (("model", tuple(MODELS)),
-                             ("judge_normalisation", JUDGE_NORMALISATIONS)):
+            found.append(f"unknown method option(s) for {self.protocol}: {', '.join(unknown)}")
+        checks = [("model", tuple(PROTOCOL_MODELS[self.protocol]))]
+        if self.protocol == "rating":
+            checks.append(("judge_normalisation", JUDGE_NORMALISATIONS))
+        for key, allowed in checks:
             if method[key] not in allowed:
                 found.append(f"{key} {method[key]!r}: choose one of {', '.join(allowed)}")
-        found += normalisation_problems(method["normalisation"], method.get("band"))
-        limit = method["max_repeat_diff"]
-        if limit is not None and (not isinstance(limit, int | float) or limit < 0):
-            found.append(f"max_repeat_diff {limit!r}: need a number >= 0")
+        # best-k maps its counts onto the band itself; other protocols take one only for the
+        # 'band' normalisation of the blend
+        found += normalisation_problems(method["normalisation"], method.get("band"),
+                                        band_used=self.protocol == "best-k")
+        for key in ("max_repeat_diff", "min_repeat_overlap", "min_repeat_agreement",
+                    "max_circular_share", "prior"):
+            limit = method.get(key)
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
+                                      or limit < 0):
+                found.append(f"{key} {limit!r}: need a number >= 0")
         if not isinstance(method["bootstrap_samples"], int) or method["bootstrap_samples"] < 1:
             found.append(f"bootstrap_samples {method['bootstrap_samples']!r}: need an integer >= 1")
         return found
 
+    def _protocol_problems(self) -> list[str]:
+        found = []
+        name = self.protocol
+        if name != "best-k" and self.k is not None:
+            found.append(f"k is an option of best-k campaigns, not {name}")
+        if name != "pairwise":
+            found += [f"{option} is an option of pairwise campaigns, not {name}"
+                      for option, value in (("ties", self.ties),
+                                            ("comparisons", self.comparisons))
+                      if value is not None]
+        if name == "best-k":
+            k = self.k
+            if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+                found.append(f"k {k!r}: need a whole number of picks >= 1")
+        if name == "pairwise" and self.comparisons is not None and (
+                isinstance(self.comparisons, bool) or not isinstance(self.comparisons, int)
+                or self.comparisons < 1):
+            found.append(f"comparisons {self.comparisons!r}: need a whole number >= 1")
+        return found
 
-def normalisation_problems(normalisation: object, band: object) -> list[str]:
+
+def normalisation_problems(normalisation: object, band: object, *,
+                           band_used: bool = False) -> list[str]:
     """What is wrong with a blend's common scale: one of COMMON_SCALES, or one per phase
-    (``{"objective": "none", "subjective": "band"}``); ``band`` [low, high] where one is band."""
+    (``{"objective": "none", "subjective": "band"}``); ``band`` [low, high] where one is band,
+    or where the protocol uses it anyway (``band_used``: best-k maps its counts onto it)."""
     if isinstance(normalisation, dict):
         if set(normalisation) != set(BLEND_PHASES):
             return [f"normalisation {normalisation!r}: name one scale for each of "
@@ -104,7 +190,7 @@ def normalisation_problems(normalisation: object, band: object) -> list[str]:
         chosen = [normalisation]
     found = [f"normalisation {c!r}: choose one of {', '.join(COMMON_SCALES)}"
              for c in chosen if c not in COMMON_SCALES]
-    if "band" in chosen:
+    if "band" in chosen or (band_used and band is not None):
         try:
             check_band(band)  # type: ignore[arg-type]
         except ValueError as exc:
@@ -122,6 +208,14 @@ def parse_scale(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def parse_band(text: str) -> tuple[float, float]:
+    """``"80-90"`` -> (80.0, 90.0) (decimals allowed); CampaignError for anything else."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*", text)
+    if not match:
+        raise CampaignError(f"band {text!r}: write it as LOW-HIGH, e.g. 80-90")
+    return float(match.group(1)), float(match.group(2))
+
+
 def open_campaign_of(session: Session, phase: Phase) -> Campaign | None:
     return session.scalar(select(Campaign).where(Campaign.phase_id == phase.id,
                                                  Campaign.status == "open"))
@@ -133,10 +227,18 @@ def latest_campaign(session: Session, phase: Phase) -> Campaign | None:
 
 
 def rating_count(session: Session, campaign: Campaign) -> int:
-    """How many ratings the campaign holds (hidden repeats included)."""
-    return session.scalar(
-        select(func.count(Rating.id)).join(Candidate, Candidate.id == Rating.candidate_id)
-        .join(Trial, Trial.id == Candidate.trial_id).where(Trial.campaign_id == campaign.id)) or 0
+    """How many judgements the campaign holds (hidden repeats included): ratings, trials
+    picked (best-k) or pairs decided (pairwise)."""
+    if campaign.protocol == "best-k":
+        query = select(func.count(Pick.id)).join(Trial, Trial.id == Pick.trial_id) \
+            .where(Trial.campaign_id == campaign.id)
+    elif campaign.protocol == "pairwise":
+        query = select(func.count(PairTrial.id)).where(PairTrial.campaign_id == campaign.id,
+                                                       PairTrial.outcome.is_not(None))
+    else:
+        query = select(func.count(Rating.id)).join(Candidate, Candidate.id == Rating.candidate_id) \
+            .join(Trial, Trial.id == Candidate.trial_id).where(Trial.campaign_id == campaign.id)
+    return session.scalar(query) or 0
 
 
 def published_campaign(session: Session, phase: Phase) -> Campaign | None:
@@ -202,6 +304,11 @@ def open_campaign(session: Session, phase: Phase, options: CampaignOptions, *,
     finalists = qualifiers(session, phase)
     if not finalists:
         problems.append(f"phase {phase.slug} has no qualified teams")
+    k = options.protocol_options().get("k")
+    if k is not None and finalists and not k < len(finalists):
+        problems.append(f"k {k}: best-k needs fewer picks than the {len(finalists)} finalists")
+    if options.protocol == "pairwise" and len(finalists) == 1:
+        problems.append("pairwise comparisons need at least two finalists")
     names = {q.team for q in finalists}
     stray = sorted(set(options.submissions) - names)
     if stray:
@@ -214,7 +321,8 @@ def open_campaign(session: Session, phase: Phase, options: CampaignOptions, *,
     campaign = Campaign(phase_id=phase.id, status="open", scale_min=options.scale[0],
                         scale_max=options.scale[1], criteria=options.criteria,
                         repeat_share=options.repeat_share,
-                        method=options.full_method(),
+                        method=options.full_method(), protocol=options.protocol,
+                        protocol_options=options.protocol_options(),
                         created_by=actor.id if actor else None)
     session.add(campaign)
     session.flush()
@@ -223,7 +331,8 @@ def open_campaign(session: Session, phase: Phase, options: CampaignOptions, *,
             session.add(Entry(campaign_id=campaign.id, team_id=q.team_id, submission_id=sub.id))
     session.flush()
     audit.record(session, "campaign.open", _phase_target(phase),
-                 {"campaign": campaign.id, "scale": list(options.scale),
+                 {"campaign": campaign.id, "protocol": campaign.protocol,
+                  "protocol_options": campaign.protocol_options, "scale": list(options.scale),
                   "criteria": options.criteria, "repeat_share": options.repeat_share,
                   "method": campaign.method,
                   "entries": {q.team: s.id for q, s in chosen if s is not None}}, actor=actor)

@@ -1,5 +1,5 @@
-"""Judging tables: judges, qualified teams, rating campaigns, per-judge trials and their ratings,
-and each campaign's stored final results.
+"""Judging tables: judges, qualified teams, campaigns (by protocol), per-judge trials with their
+ratings or picks, pairwise comparisons, and each campaign's stored final results.
 
 Everything a judge's browser sees is addressed by random tokens stored here
 (``Trial.token``, ``Trial.input_token``, ``Candidate.image_token``), drawn per judge, so
@@ -17,6 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models import Base, Challenge, Phase, Submission, Team, User, _one_of, utcnow
 
 CAMPAIGN_STATUSES = ("open", "closed")
+PROTOCOLS = ("rating", "best-k", "pairwise")
+PAIR_OUTCOMES = ("first", "second", "tie")
 QUALIFICATION_SOURCES = ("leaderboard", "organiser")
 
 
@@ -61,10 +63,10 @@ class Qualification(Base):
 
 
 class Campaign(Base):
-    """A rating campaign on an unpaired phase: scale, criteria, repeats, aggregation method."""
+    """A judging campaign on an unpaired phase: protocol, scale, criteria, repeats, method."""
 
     __tablename__ = "campaigns"
-    __table_args__ = (_one_of("status", CAMPAIGN_STATUSES),)
+    __table_args__ = (_one_of("status", CAMPAIGN_STATUSES), _one_of("protocol", PROTOCOLS))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id", ondelete="CASCADE"), index=True)
@@ -74,6 +76,10 @@ class Campaign(Base):
     criteria: Mapped[bool] = mapped_column(Boolean, default=False)
     repeat_share: Mapped[float] = mapped_column(Float, default=0.05)
     method: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Revision 0013: the judging protocol and its options ({"k": 3} for best-k; {"ties": true,
+    # "comparisons": 60} for pairwise; {} for ratings).
+    protocol: Mapped[str] = mapped_column(String(16), default="rating", server_default="rating")
+    protocol_options: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -121,6 +127,7 @@ class Trial(Base):
     judge: Mapped[Judge] = relationship()
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="trial", order_by="Candidate.label", passive_deletes=True)
+    pick: Mapped[Pick | None] = relationship(uselist=False, passive_deletes=True)
 
 
 class Candidate(Base):
@@ -141,6 +148,57 @@ class Candidate(Base):
     entry: Mapped[Entry] = relationship()
     rating: Mapped[Rating | None] = relationship(back_populates="candidate", uselist=False,
                                                  passive_deletes=True)
+
+
+class Pick(Base):
+    """A judge's picks on one best-k trial (the labels picked, at most k); the last answer wins.
+
+    The trial counts once exactly k labels are picked."""
+
+    __tablename__ = "judge_picks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trial_id: Mapped[int] = mapped_column(
+        ForeignKey("judge_trials.id", ondelete="CASCADE"), unique=True)
+    labels: Mapped[list[Any]]
+    picked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PairTrial(Base):
+    """One pair of finalists' results on one image shown to one judge (pairwise protocol).
+
+    Pairs are drawn one at a time by active sampling (``app.judging.pairs``); ``repeat_of``
+    marks a hidden repeat of an earlier pair (sides swapped). ``outcome`` is None until the
+    judge decides: ``first`` (left), ``second`` (right) or ``tie``.
+    """
+
+    __tablename__ = "judge_pairs"
+    __table_args__ = (UniqueConstraint("campaign_id", "judge_id", "position"),
+                      _one_of("outcome", PAIR_OUTCOMES))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id", ondelete="CASCADE"), index=True)
+    image: Mapped[str] = mapped_column(String(255))
+    position: Mapped[int] = mapped_column(Integer)
+    repeat_of: Mapped[int | None] = mapped_column(
+        ForeignKey("judge_pairs.id", ondelete="CASCADE"))
+    first_entry_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_entries.id", ondelete="CASCADE"))
+    second_entry_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_entries.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    input_token: Mapped[str] = mapped_column(String(64), unique=True)
+    first_token: Mapped[str] = mapped_column(String(64), unique=True)
+    second_token: Mapped[str] = mapped_column(String(64), unique=True)
+    outcome: Mapped[str | None] = mapped_column(String(8))
+    decided_at: Mapped[datetime | None]
+
+    campaign: Mapped[Campaign] = relationship()
+    judge: Mapped[Judge] = relationship()
+    first_entry: Mapped[Entry] = relationship(foreign_keys=[first_entry_id])
+    second_entry: Mapped[Entry] = relationship(foreign_keys=[second_entry_id])
 
 
 class Rating(Base):

@@ -1,11 +1,14 @@
-"""Aggregation and the final ranking: ratings through the subjective model, then the blend,
-computed once per change and stored.
+"""Aggregation and the final ranking: the campaign's judgements through its protocol's model
+(ratings, best-k picks or pairwise comparisons), then the blend, computed once per change and
+stored.
 
 The objective score of a finalist is its row on the leaderboard of the paired phase named
 in the challenge's ``ranking`` (as it stood when that phase ended); the subjective score
 comes from the campaign of the unpaired phase, through ``scoring.final.final_ranking``
-with the method stored on the campaign. Repeated trials enter as repeats (consistency),
-never as extra first ratings.
+with the method stored on the campaign: ratings through MOS or the MLE model; best-k picks
+(trials with exactly k picks) through ``scoring.picks_model`` (counts mapped onto the band);
+decided pairs through Bradley-Terry or Thurstone (``scoring.pairwise``, bootstrap intervals).
+Repeated trials and pairs enter as repeats (consistency), never as extra first judgements.
 
 Results are stored (``FinalResult``) under a key that digests everything they depend on: the
 ratings (and criteria), the objective scores, the weights, the method and the campaign's
@@ -33,14 +36,29 @@ from sqlalchemy.orm import Session
 
 from app.errors import ApiError
 from app.judging.campaigns import close_campaign, is_judge, latest_campaign
-from app.judging.models import Campaign, Candidate, Entry, FinalResult, Judge, Rating, Trial
+from app.judging.models import (
+    Campaign,
+    Candidate,
+    Entry,
+    FinalResult,
+    Judge,
+    PairTrial,
+    Pick,
+    Rating,
+    Trial,
+)
+from app.judging.pairs import comparisons_table
 from app.judging.qualification import leaderboard_at_end
-from app.judging.trials import CRITERIA
+from app.judging.trials import CRITERIA, pick_k
 from app.models import Challenge, Phase, Team, User, utcnow
+from scoring.comparisons import InvalidComparisons
 from scoring.final import FinalRanking, final_ranking
+from scoring.picks import InvalidPicks, PicksTable, PickTrial
+from scoring.protocols import Table, study_model
 from scoring.ratings import Rating as RatingRecord
 from scoring.ratings import RatingsTable
-from scoring.subjective import SubjectiveModel, model_from_config
+from scoring.study import StudyModel
+from scoring.subjective import model_from_config
 
 DEFAULT_RANKING = {"objective": 0.4, "subjective": 0.6}
 CSV_COLUMNS = ("rank", "team", "objective", "subjective", "final", "rank_stability",
@@ -166,6 +184,8 @@ class FinalResults:
             "phases": {"objective": self.setup.objective.slug,
                        "subjective": self.setup.subjective.slug},
             "campaign": {"id": campaign.id, "status": campaign.status,
+                         "protocol": campaign.protocol,
+                         "protocol_options": campaign.protocol_options or {},
                          "scale": [campaign.scale_min, campaign.scale_max],
                          "criteria": campaign.criteria, "repeat_share": campaign.repeat_share,
                          "closed_at": campaign.closed_at.isoformat()
@@ -198,32 +218,108 @@ class Inputs:
     """What the final results of a campaign are computed from, and their digest."""
 
     setup: FinalSetup
-    rows: list[RatingRow]
-    table: RatingsTable
+    rows: list[RatingRow]  # ratings (for the criteria means); empty for other protocols
+    table: Table
     objective: dict[str, float]
-    model: SubjectiveModel
+    model: StudyModel
     key: str
 
 
-def gather(session: Session, chosen: FinalSetup) -> Inputs:
-    """The ratings, objective scores and model of the campaign, and the key that digests them
-    (with the weights, the method and the campaign's state); ResultsUnavailable when some are
-    missing."""
-    campaign = chosen.campaign
+@dataclass(frozen=True)
+class Judgements:
+    """A campaign's judgements as its protocol's table and model, and what the key digests."""
+
+    table: Table
+    model: StudyModel
+    digest: list
+    ratings: list[RatingRow]
+
+
+def pick_records(session: Session, campaign: Campaign) -> list[PickTrial]:
+    """Every best-k trial with exactly k picks, as (judge, image, picked, shown, repeat)
+    records in a stable order; a repeat counts only when its first trial does."""
+    k = pick_k(campaign)
+    rows = session.execute(
+        select(Trial, Judge.name, Pick.labels).join(Pick, Pick.trial_id == Trial.id)
+        .join(Judge, Judge.id == Trial.judge_id).where(Trial.campaign_id == campaign.id)
+        .order_by(Judge.name, Trial.position))
+    names = {e.id: e.team.name for e in campaign.entries}
+    found, complete = [], set()
+    for trial, judge, labels in rows:
+        if len(labels) != k:
+            continue
+        team = {c.label: names[c.entry_id] for c in trial.candidates}
+        record = PickTrial(judge, trial.image, tuple(sorted(team[label] for label in labels)),
+                           tuple(sorted(team.values())), 0 if trial.repeat_of is None else 1)
+        if trial.repeat_of is None:
+            complete.add(trial.id)
+        found.append((trial.repeat_of, record))
+    return [r for origin, r in found if origin is None or origin in complete]
+
+
+def judgements(session: Session, campaign: Campaign) -> Judgements:
+    """The campaign's judgements by its protocol, with its model from the stored method;
+    ResultsUnavailable when there are none yet."""
     method = campaign.method
+    samples, seed = int(method.get("bootstrap_samples", 1000)), int(method.get("seed", 0))
+    if campaign.protocol == "best-k":
+        records = pick_records(session, campaign)
+        if not records:
+            raise ResultsUnavailable("no image has its k picks yet")
+        try:
+            table = PicksTable.from_trials(records, k=pick_k(campaign),
+                                           teams=[e.team.name for e in campaign.entries])
+        except InvalidPicks as exc:
+            raise ResultsUnavailable(str(exc)) from exc
+        band = method.get("band")
+        model = study_model("best-k", method["model"], band=tuple(band) if band else None,
+                            min_repeat_overlap=method.get("min_repeat_overlap"),
+                            samples=samples, seed=seed)
+        return Judgements(table, model, [[r.judge, r.image, r.repeat, list(r.picked)]
+                                         for r in records], [])
+    if campaign.protocol == "pairwise":
+        pairs = list(session.scalars(select(PairTrial).where(
+            PairTrial.campaign_id == campaign.id, PairTrial.outcome.is_not(None))
+            .order_by(PairTrial.judge_id, PairTrial.position)))
+        if not pairs:
+            raise ResultsUnavailable("no pair has been compared yet")
+        try:
+            table = comparisons_table(campaign, pairs, lambda e: e.team.name,
+                                      lambda p: p.judge.name)
+        except InvalidComparisons as exc:
+            raise ResultsUnavailable(str(exc)) from exc
+        model = study_model("pairwise", method["model"], prior=float(method["prior"]),
+                            min_repeat_agreement=method.get("min_repeat_agreement"),
+                            max_circular_share=method.get("max_circular_share"),
+                            samples=samples, seed=seed)
+        return Judgements(table, model, [[p.judge.name, p.image, p.repeat_of is not None,
+                                          p.first_entry_id, p.second_entry_id, p.outcome]
+                                         for p in pairs], [])
     rows = rating_rows(session, campaign)
     table = ratings_table(campaign, rows)
-    objective = objective_scores(session, chosen.objective, list(table.teams))
     model = model_from_config(method["model"], normalisation=method["judge_normalisation"],
                               max_repeat_diff=method.get("max_repeat_diff"))
+    return Judgements(table, model, [[r.judge, r.image, r.repeat, r.team, r.score, r.criteria]
+                                     for r in rows], rows)
+
+
+def gather(session: Session, chosen: FinalSetup) -> Inputs:
+    """The judgements, objective scores and model of the campaign, and the key that digests
+    them (with the weights, the method and the campaign's state); ResultsUnavailable when some
+    are missing."""
+    campaign = chosen.campaign
+    method = campaign.method
+    found = judgements(session, campaign)
+    table, model, rows = found.table, found.model, found.ratings
+    objective = objective_scores(session, chosen.objective, list(table.teams))
     digest = json.dumps({
         "format": RESULTS_FORMAT, "campaign": campaign.id, "status": campaign.status,
         "closed_at": campaign.closed_at.isoformat() if campaign.closed_at else None,
         "phases": [chosen.objective.slug, chosen.subjective.slug], "weights": chosen.weights,
         "method": method, "model": model.method, "objective": objective,
         "scale": [campaign.scale_min, campaign.scale_max], "criteria": campaign.criteria,
-        "repeat_share": campaign.repeat_share,
-        "ratings": [[r.judge, r.image, r.repeat, r.team, r.score, r.criteria] for r in rows],
+        "repeat_share": campaign.repeat_share, "protocol": campaign.protocol,
+        "protocol_options": campaign.protocol_options, "ratings": found.digest,
     }, sort_keys=True, default=str)
     return Inputs(chosen, rows, table, objective, model,
                   hashlib.sha256(digest.encode()).hexdigest())
@@ -234,10 +330,11 @@ def compute(inputs: Inputs) -> FinalResults:
     part: the model and the bootstrap)."""
     method = inputs.setup.campaign.method
     try:
+        band = method.get("band")
         ranking = final_ranking(inputs.objective, inputs.table, model=inputs.model,
                                 weights=inputs.setup.weights,
                                 normalisation=method["normalisation"],
-                                band=tuple(method["band"]) if method.get("band") else None,
+                                band=tuple(band) if band else None,
                                 samples=int(method["bootstrap_samples"]),
                                 seed=int(method["seed"]))
     except ValueError as exc:

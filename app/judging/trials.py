@@ -1,10 +1,16 @@
-"""Per-judge trials: one per test image plus hidden repeats, random labels and order, ratings saved.
+"""Per-judge trials: one per test image plus hidden repeats, random labels and order, ratings or
+best-k picks saved.
 
 A judge's trials are drawn the first time the judge asks for them: the test images in a
 random order, each showing every finalist's result under labels (A, B, C...) drawn afresh
 for that trial, and ``round(share x images)`` (at least one when the share is above zero)
 images shown a second time later in the sequence, with new labels and new tokens, so the
 repeat cannot be recognised. Tokens are random, so nothing repeats across judges.
+
+Rating campaigns score every result (``record_ratings``); best-k campaigns draw the same
+trials and the judge picks exactly ``k`` results of each (``record_picks``: each change of the
+picks is saved; a trial counts once k are picked). Pairwise campaigns have pairs instead
+(``app.judging.pairs``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.config import get_settings
 from app.errors import ApiError
 from app.judging.blind import ImageSource, image_stems
-from app.judging.models import Campaign, Candidate, Judge, Rating, Trial
+from app.judging.models import Campaign, Candidate, Judge, PairTrial, Pick, Rating, Trial
 from app.models import Phase, User, utcnow
 from app.storage import dataset_dir
 
@@ -104,7 +110,7 @@ def sequence(stems: list[str], repeats: int, rng: random.Random) -> list[tuple[s
     return [(s, None if r is None else originals[s]) for s, r in order]
 
 
-def _token() -> str:
+def new_token() -> str:
     return secrets.token_urlsafe(18)
 
 
@@ -121,30 +127,30 @@ def ensure_trials(session: Session, campaign: Campaign, judge: Judge) -> None:
             sequence(stems, repeat_count(len(stems), campaign.repeat_share), _random)):
         trial = Trial(campaign_id=campaign.id, judge_id=judge.id, image=stem, position=position,
                       repeat_of=None if original is None else made[original].id,
-                      token=_token(), input_token=_token())
+                      token=new_token(), input_token=new_token())
         session.add(trial)
         session.flush()
         made.append(trial)
         shuffled = _random.sample(entries, len(entries))
         for label, entry in zip(labels(len(entries)), shuffled, strict=True):
             session.add(Candidate(trial_id=trial.id, entry_id=entry.id, label=label,
-                                  image_token=_token()))
+                                  image_token=new_token()))
     session.flush()
 
 
 def judged_campaigns(session: Session, user: User) -> list[tuple[Campaign, Judge]]:
-    """The open campaigns of every challenge the user judges."""
-    rows = session.execute(
-        select(Campaign, Judge).join(Phase, Phase.id == Campaign.phase_id)
-        .join(Judge, Judge.challenge_id == Phase.challenge_id)
-        .where(Judge.user_id == user.id, Judge.revoked_at.is_(None), Campaign.status == "open")
-        .order_by(Campaign.id))
-    return [(c, j) for c, j in rows]
+    """The open campaigns of every challenge the user judges, whatever their protocol."""
+    query = (select(Campaign, Judge).join(Phase, Phase.id == Campaign.phase_id)
+             .join(Judge, Judge.challenge_id == Phase.challenge_id)
+             .where(Judge.user_id == user.id, Judge.revoked_at.is_(None),
+                    Campaign.status == "open").order_by(Campaign.id))
+    return [(c, j) for c, j in session.execute(query)]
 
 
 def judge_trials(session: Session, user: User) -> list[Trial]:
-    """Every trial of the user in open campaigns (drawn on first call), in showing order."""
-    pairs = judged_campaigns(session, user)
+    """Every trial of the user in open rating and best-k campaigns (drawn on first call), in
+    showing order."""
+    pairs = [(c, j) for c, j in judged_campaigns(session, user) if c.protocol != "pairwise"]
     for campaign, judge in pairs:
         ensure_trials(session, campaign, judge)
     if not pairs:
@@ -153,19 +159,31 @@ def judge_trials(session: Session, user: User) -> list[Trial]:
         select(Trial).where(Trial.judge_id.in_([j.id for _, j in pairs]),
                             Trial.campaign_id.in_([c.id for c, _ in pairs]))
         .options(selectinload(Trial.candidates).selectinload(Candidate.rating),
-                 selectinload(Trial.campaign))
+                 selectinload(Trial.campaign), selectinload(Trial.pick))
         .order_by(Trial.campaign_id, Trial.position)))
 
 
+def pick_k(campaign: Campaign) -> int:
+    """How many results a best-k campaign's judges pick per image."""
+    return int((campaign.protocol_options or {}).get("k", 0))
+
+
 def is_rated(trial: Trial) -> bool:
+    """Whether the trial is done: every result scored, or (best-k) exactly k picked."""
+    if trial.campaign.protocol == "best-k":
+        return trial.pick is not None and len(trial.pick.labels) == pick_k(trial.campaign)
     return all(c.rating is not None for c in trial.candidates)
 
 
 def trial_view(trial: Trial, image_url: Callable[[str], str]) -> dict:
-    """The contract's trial object plus what the page needs; nothing names a team or a file."""
+    """The contract's trial object plus what the page needs; nothing names a team or a file.
+
+    Every trial says its ``protocol``; a best-k trial also carries ``k`` and ``picked`` (the
+    labels picked so far)."""
     campaign = trial.campaign
-    return {
+    view = {
         "trial_id": trial.token,
+        "protocol": campaign.protocol,
         "input_url": image_url(trial.input_token),
         "candidates": [{"label": c.label, "image_url": image_url(c.image_token),
                         "score": c.rating.score if c.rating else None,
@@ -175,6 +193,10 @@ def trial_view(trial: Trial, image_url: Callable[[str], str]) -> dict:
         "scale": [campaign.scale_min, campaign.scale_max],
         "criteria": list(CRITERIA) if campaign.criteria else [],
     }
+    if campaign.protocol == "best-k":
+        view["k"] = pick_k(campaign)
+        view["picked"] = sorted(trial.pick.labels) if trial.pick else []
+    return view
 
 
 @dataclass(frozen=True)
@@ -195,14 +217,23 @@ class JudgeProgress:
 
 
 def expected_trials(campaign: Campaign) -> int:
-    """How many images each judge will be shown: the test images plus hidden repeats."""
+    """How many images each judge will be shown: the test images plus hidden repeats (for a
+    pairwise campaign: the pairs asked of each judge)."""
+    if campaign.protocol == "pairwise":
+        return comparisons_asked(campaign)
     images = len(input_stems(campaign.phase))
     return images + repeat_count(images, campaign.repeat_share)
 
 
 def judge_progress(session: Session, campaign: Campaign) -> list[JudgeProgress]:
     """Every judge of the campaign's challenge, by name: images rated of images to rate,
-    ratings given and the last one's time; judges who never opened the page included."""
+    ratings given and the last one's time; judges who never opened the page included.
+    Best-k: images picked (k picks) and trials with picks; pairwise: pairs decided of the
+    pairs asked (``app.judging.pairs``)."""
+    if campaign.protocol == "pairwise":
+        return _progress_rows(session, campaign, _pair_counts(session, campaign))
+    if campaign.protocol == "best-k":
+        return _progress_rows(session, campaign, _pick_counts(session, campaign))
     counts = session.execute(
         select(Trial.judge_id, Trial.id, func.count(Candidate.id), func.count(Rating.id),
                func.max(Rating.rated_at))
@@ -217,6 +248,42 @@ def judge_progress(session: Session, campaign: Campaign) -> list[JudgeProgress]:
         entry[2] += rated
         if last is not None and (entry[3] is None or last > entry[3]):
             entry[3] = last
+    return _progress_rows(session, campaign, by_judge)
+
+
+def _pick_counts(session: Session, campaign: Campaign) -> dict[int, list]:
+    """judge id -> [trials, trials with k picks, trials with picks, last pick time]."""
+    k = pick_k(campaign)
+    by_judge: dict[int, list] = {}
+    rows = session.execute(select(Trial.judge_id, Pick.labels, Pick.picked_at)
+                           .outerjoin(Pick, Pick.trial_id == Trial.id)
+                           .where(Trial.campaign_id == campaign.id))
+    for judge_id, picked, last in rows:
+        entry = by_judge.setdefault(judge_id, [0, 0, 0, None])
+        entry[0] += 1
+        entry[1] += int(picked is not None and len(picked) == k)
+        entry[2] += int(picked is not None)
+        if last is not None and (entry[3] is None or last > entry[3]):
+            entry[3] = last
+    return by_judge
+
+
+def comparisons_asked(campaign: Campaign) -> int:
+    """How many pairs a pairwise campaign asks of each judge."""
+    return int((campaign.protocol_options or {}).get("comparisons", 0))
+
+
+def _pair_counts(session: Session, campaign: Campaign) -> dict[int, list]:
+    """judge id -> [pairs asked, pairs decided, pairs decided, last decision time]."""
+    rows = session.execute(
+        select(PairTrial.judge_id, func.count(PairTrial.outcome), func.max(PairTrial.decided_at))
+        .where(PairTrial.campaign_id == campaign.id).group_by(PairTrial.judge_id))
+    asked = comparisons_asked(campaign)
+    return {judge_id: [asked, decided, decided, last] for judge_id, decided, last in rows}
+
+
+def _progress_rows(session: Session, campaign: Campaign,
+                   by_judge: dict[int, list]) -> list[JudgeProgress]:
     judges = session.scalars(select(Judge).where(Judge.challenge_id == campaign.phase.challenge_id)
                              .order_by(Judge.name))
     expected = None
@@ -237,13 +304,47 @@ def progress(trials: list[Trial]) -> dict:
     return {"rated": done, "total": len(trials)}
 
 
+def _check_picks(trial: Trial, picked: object) -> list[str]:
+    k = pick_k(trial.campaign)
+    known = sorted(c.label for c in trial.candidates)
+    if not isinstance(picked, list) or not all(isinstance(p, str) for p in picked):
+        return [f"picked must be a list of labels, e.g. {known[:k]}"]
+    problems = [f"picked.{label}: no result labelled {label!r} in this trial (labels: "
+                f"{', '.join(known)})" for label in picked if label not in known]
+    if len(set(picked)) != len(picked):
+        problems.append(f"picked: a label is given twice in {picked}")
+    if len(set(picked)) > k:
+        problems.append(f"picked: {len(set(picked))} results picked, at most {k} (pick the "
+                        f"best {k})")
+    return problems
+
+
+def record_picks(session: Session, user: User, trial_id: str, picked: object) -> Trial:
+    """Store the labels picked so far on one best-k trial (replacing the earlier picks); the
+    trial counts once exactly k are picked. ApiError 422 names every problem."""
+    trial = _trial_of(session, user, trial_id)
+    if trial.campaign.protocol != "best-k":
+        raise ApiError(422, f"this trial is in a {trial.campaign.protocol} campaign: "
+                            f"send scores to POST /api/judge/ratings")
+    problems = _check_picks(trial, picked)
+    if problems:
+        raise ApiError(422, "; ".join(problems))
+    labels_ = sorted(set(picked))  # type: ignore[arg-type]
+    if trial.pick is None:
+        trial.pick = Pick(trial_id=trial.id, labels=labels_, picked_at=utcnow())
+    else:
+        trial.pick.labels, trial.pick.picked_at = labels_, utcnow()
+    session.flush()
+    return trial
+
+
 def _trial_of(session: Session, user: User, token: str) -> Trial:
     if not token:
         raise ApiError(422, "trial_id must be the string given by GET /api/judge/trials")
     trial = session.scalar(select(Trial).join(Judge).where(Trial.token == token,
                                                             Judge.user_id == user.id)
                            .options(selectinload(Trial.candidates)
-                                    .selectinload(Candidate.rating)))
+                                    .selectinload(Candidate.rating), selectinload(Trial.pick)))
     if trial is None:
         raise ApiError(404, f"trial {token!r} not found among your trials")
     if trial.campaign.status != "open":
@@ -303,6 +404,9 @@ def record_ratings(session: Session, user: User, trial_id: str, scores: dict[str
     known criteria), and nothing is stored unless all of them are good.
     """
     trial = _trial_of(session, user, trial_id)
+    if trial.campaign.protocol != "rating":
+        raise ApiError(422, f"this trial is in a {trial.campaign.protocol} campaign: "
+                            f"send picks to POST /api/judge/picks")
     problems = _validate(trial, scores, criteria)
     if problems:
         raise ApiError(422, "; ".join(problems))

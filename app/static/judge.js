@@ -1,6 +1,8 @@
-// The rating viewer: synchronized zoom/pan over the input and every result, keyboard scoring,
-// each score POSTed at once (kept in localStorage and re-sent until the server has it), the
-// judges' guide to the scale and criteria, and a finished state once every image is rated.
+// The judging viewer: synchronized zoom/pan over the input and every result, flicking against the
+// input, and per protocol: keyboard scoring (rating), picking the best k of each image (best-k),
+// or choosing the better of two results (pairwise, the next pair given by the server). Every
+// score, pick or choice is POSTed at once (kept in localStorage and re-sent until the server has
+// it); the judges' guide, and a finished state once everything is judged.
 (function () {
   "use strict";
   const body = document.body;
@@ -26,6 +28,9 @@
   let natural = null;      // {w, h} of the current trial's images
   let finishedShown = false;
   let fitted = false;      // the view is as fit() left it (a window resize fits again)
+  let total = 0;           // what the server counts to judge (pairwise: the pairs asked)
+  const ENDPOINTS = {"rating": "/api/judge/ratings", "best-k": "/api/judge/picks",
+                     "pairwise": "/api/judge/comparisons"};
 
   // --- saving -------------------------------------------------------------------------
   function pending() {
@@ -38,10 +43,11 @@
     body.dataset.saved = kind === "saved" ? "true" : "false";
   }
   async function post(item) {
-    const response = await fetch("/api/judge/ratings", {
+    // items queued before protocols existed are ratings: {trial_id, scores, criteria}
+    const response = await fetch(item.url || ENDPOINTS.rating, {
       method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
-      body: JSON.stringify(item)});
+      body: JSON.stringify(item.body || item)});
     if (response.status >= 400 && response.status < 500) {
       const problem = await response.json().catch(() => ({}));
       return {dropped: true, detail: problem.detail || ("HTTP " + response.status)};
@@ -62,6 +68,7 @@
         }
         queue = pending(); queue.shift(); setPending(queue);
         if (answer.dropped) { showSave("not saved: " + answer.detail, "pending"); continue; }
+        if (answer.next) { arrived(answer.next); }
         setProgress(answer.progress);
       }
       showSave("all saved", "saved");
@@ -72,17 +79,16 @@
     const item = {trial_id: trial.trial_id, scores: {[candidate.label]: candidate.score}};
     const chosen = Object.entries(candidate.criteria || {}).filter(([, v]) => v !== null && v !== undefined);
     if (chosen.length) { item.criteria = {[candidate.label]: Object.fromEntries(chosen)}; }
-    const queue = pending();
-    queue.push(item);
-    setPending(queue);
-    showSave("saving…", "pending");
-    flush();
+    queue(ENDPOINTS.rating, item);
   }
   function saveCriterion(trial, candidate, name, value) {
-    const queue = pending();
-    queue.push({trial_id: trial.trial_id, scores: {[candidate.label]: candidate.score},
-                criteria: {[candidate.label]: {[name]: value}}});
-    setPending(queue);
+    queue(ENDPOINTS.rating, {trial_id: trial.trial_id, scores: {[candidate.label]: candidate.score},
+                             criteria: {[candidate.label]: {[name]: value}}});
+  }
+  function queue(url, body) {
+    const list = pending();
+    list.push({url: url, body: body});
+    setPending(list);
     showSave("saving…", "pending");
     flush();
   }
@@ -103,7 +109,9 @@
     if (!box) { return; }
     finishedShown = true;
     document.getElementById("finished-count").textContent =
-      "You have rated all " + total + " image" + (total === 1 ? "" : "s") + ".";
+      (trials.some((t) => t.protocol === "pairwise")
+        ? "You have compared all " + total + " pair" + (total === 1 ? "" : "s") + "."
+        : "You have rated all " + total + " image" + (total === 1 ? "" : "s") + ".");
     box.hidden = false;
     box.querySelector("button").focus();
   }
@@ -112,7 +120,7 @@
     if (box) { box.hidden = true; }
   }
   function localProgress() {
-    setProgress({rated: trials.filter((t) => t.rated).length, total: trials.length});
+    setProgress({rated: trials.filter((t) => t.rated).length, total: Math.max(total, trials.length)});
   }
 
   // --- viewer -------------------------------------------------------------------------
@@ -239,6 +247,82 @@
     }
     mark(candidate, box);
   }
+  // --- best-k: pick exactly k results of each image ------------------------------------
+  function pickButton(trial, candidate, box) {
+    const row = el("div", {"class": "picks"});
+    const b = el("button", {"type": "button", "class": "pick", "aria-pressed": "false"}, "Pick");
+    b.addEventListener("click", (event) => { event.stopPropagation(); togglePick(candidate.label); });
+    row.appendChild(b);
+    box.appendChild(row);
+  }
+  function markPicks(trial) {
+    const picked = trial.picked || [];
+    candidatePanels().forEach((box) => {
+      const on = picked.includes(box.dataset.label);
+      box.classList.toggle("picked", on);
+      box.dataset.picked = on ? "true" : "false";
+      const b = box.querySelector("button.pick");
+      if (b) { b.classList.toggle("on", on); b.setAttribute("aria-pressed", on ? "true" : "false"); b.textContent = on ? "Picked" : "Pick"; }
+    });
+    const status = document.getElementById("pickstate");
+    if (status) {
+      status.textContent = picked.length + " of " + trial.k + " picked" +
+        (picked.length === trial.k ? " \u2713" : "");
+    }
+    body.dataset.picked = picked.slice().sort().join(",");
+  }
+  function togglePick(label) {
+    const trial = trials[index];
+    if (!trial || trial.protocol !== "best-k") { return; }
+    let picked = (trial.picked || []).slice();
+    if (picked.includes(label)) {
+      picked = picked.filter((x) => x !== label);
+    } else if (picked.length >= trial.k) {
+      showSave(trial.k + " already picked: unpick one first", "pending");
+      return;
+    } else {
+      picked.push(label);
+    }
+    trial.picked = picked.sort();
+    trial.rated = picked.length === trial.k;
+    markPicks(trial);
+    localProgress();
+    queue(ENDPOINTS["best-k"], {trial_id: trial.trial_id, picked: trial.picked});
+  }
+
+  // --- pairwise: the better of two results ------------------------------------------------
+  function choiceBar(trial) {
+    const bar = el("div", {"class": "choices", "role": "group", "aria-label": "Which result is better?"});
+    const options = [["left", "A (left) is better", "1"], ["tie", "About the same", "3"], ["right", "B (right) is better", "2"]];
+    options.forEach(([value, text, key]) => {
+      if (value === "tie" && !trial.ties) { return; }
+      const b = el("button", {"type": "button", "data-choice": value, "title": "key " + key}, text + " (" + key + ")");
+      b.addEventListener("click", () => { choose(value); b.blur(); });
+      bar.appendChild(b);
+    });
+    return bar;
+  }
+  function markChoice(trial) {
+    document.querySelectorAll(".choices button").forEach((b) => b.classList.toggle("on", b.dataset.choice === trial.choice));
+    body.dataset.choice = trial.choice || "";
+  }
+  function choose(value) {
+    const trial = trials[index];
+    if (!trial || trial.protocol !== "pairwise" || (value === "tie" && !trial.ties)) { return; }
+    trial.choice = value;
+    trial.rated = true;
+    markChoice(trial);
+    localProgress();
+    queue(ENDPOINTS.pairwise, {trial_id: trial.trial_id, choice: value});
+  }
+  function arrived(next) {
+    // the server's next pair: shown at once when the judge is on the pair just decided
+    if (trials.some((t) => t.trial_id === next.trial_id)) { return; }
+    trials.push(next);
+    const current = trials[index];
+    if (!current || current.rated) { show(trials.length - 1); }
+  }
+
   function mark(candidate, box) {
     box.dataset.score = candidate.score === null || candidate.score === undefined ? "" : String(candidate.score);
     box.classList.toggle("rated", !!box.dataset.score);
@@ -290,16 +374,37 @@
     flicked = false; body.dataset.flicked = "false";
     const trial = trials[index];
     views.innerHTML = "";
-    views.style.setProperty("--cols", String(Math.min(4, Math.ceil(Math.sqrt(trial.candidates.length + 1)))));
+    // a pair sits side by side with its input; more results in a square-ish grid
+    views.style.setProperty("--cols", String(trial.protocol === "pairwise" ? 3
+      : Math.min(4, Math.ceil(Math.sqrt(trial.candidates.length + 1)))));
     const input = panel("input", trial.input_url, false);
     input.classList.add("input");
     views.appendChild(input);
-    trial.candidates.forEach((candidate) => {
+    const protocol = trial.protocol || "rating";
+    body.dataset.protocol = protocol;
+    trial.candidates.forEach((candidate, k) => {
+      const shown = protocol === "pairwise" ? candidate.label + (k === 0 ? " (left)" : " (right)") : candidate.label;
       const box = panel(candidate.label, candidate.image_url, true);
+      box.querySelector(".plabel").textContent = shown;
       box.classList.add("candidate");
-      if (mode === "rate") { scoreButtons(trial, candidate, box); }
+      if (mode === "rate" && protocol === "best-k") { pickButton(trial, candidate, box); }
+      else if (mode === "rate" && protocol === "rating") { scoreButtons(trial, candidate, box); }
       views.appendChild(box);
     });
+    const bar = document.getElementById("protocolbar");
+    if (bar) {
+      bar.innerHTML = "";
+      bar.hidden = protocol === "rating";
+      if (protocol === "best-k") {
+        bar.appendChild(el("span", {}, "Pick the best " + trial.k + " results of this image."));
+        bar.appendChild(el("span", {"id": "pickstate", "class": "pickstate", "aria-live": "polite"}));
+        markPicks(trial);
+      } else if (protocol === "pairwise") {
+        bar.appendChild(el("span", {}, "Which result is the better restoration of the input?"));
+        bar.appendChild(choiceBar(trial));
+        markChoice(trial);
+      }
+    }
     document.getElementById("position").textContent = "Image " + (index + 1) + " of " + trials.length;
     body.dataset.trial = String(index);
     const first = views.querySelector(".viewport img");
@@ -327,12 +432,25 @@
     }
     const trial = trials[index];
     if (!trial) { return; }
+    const protocol = trial.protocol || "rating";
+    if (mode === "rate" && protocol === "best-k" && (key === "1" || (event.shiftKey && /^[A-Z]$/.test(key)))) {
+      const label = key === "1" ? trial.candidates[selected].label : key;
+      const at = trial.candidates.findIndex((c) => c.label === label);
+      if (at >= 0) { select(at); togglePick(label); }
+      event.preventDefault();
+      return;
+    }
+    if (mode === "rate" && protocol === "pairwise" && ["1", "2", "3"].includes(key)) {
+      choose({"1": "left", "2": "right", "3": "tie"}[key]);
+      event.preventDefault();
+      return;
+    }
     if (/^[a-zA-Z]$/.test(key)) {
       const at = trial.candidates.findIndex((c) => c.label === key.toUpperCase());
       if (at >= 0) { select(at); event.preventDefault(); }
       return;
     }
-    if (mode === "rate" && /^[0-9]$/.test(key)) {
+    if (mode === "rate" && protocol === "rating" && /^[0-9]$/.test(key)) {
       const [low, high] = trial.scale;
       const value = key === "0" ? 10 : Number(key);
       if (value >= low && value <= high) {
@@ -378,17 +496,26 @@
     }
     const data = await response.json();
     trials = data.trials;
+    total = data.progress ? data.progress.total : trials.length;
+    const protocols = new Set(trials.map((t) => t.protocol || "rating"));
     if (trials.length) {
-      document.querySelectorAll(".scale-low").forEach((n) => { n.textContent = String(trials[0].scale[0]); });
-      document.querySelectorAll(".scale-high").forEach((n) => { n.textContent = String(trials[0].scale[1]); });
+      document.querySelectorAll("[data-brief]").forEach((n) => { n.hidden = !protocols.has(n.dataset.brief); });
+    }
+    const rated = trials.find((t) => (t.protocol || "rating") === "rating");
+    if (rated) {
+      document.querySelectorAll(".scale-low").forEach((n) => { n.textContent = String(rated.scale[0]); });
+      document.querySelectorAll(".scale-high").forEach((n) => { n.textContent = String(rated.scale[1]); });
       const criteria = document.querySelector(".jbrief-criteria");
-      if (criteria) { criteria.hidden = !trials[0].criteria.length; }
+      if (criteria) { criteria.hidden = !rated.criteria.length; }
     }
     // scores given while offline win over what the server had
     pending().forEach((item) => {
-      const trial = trials.find((t) => t.trial_id === item.trial_id);
+      const given = item.body || item;
+      const trial = trials.find((t) => t.trial_id === given.trial_id);
       if (!trial) { return; }
-      Object.entries(item.scores).forEach(([label, value]) => {
+      if (given.picked) { trial.picked = given.picked; trial.rated = given.picked.length === trial.k; return; }
+      if (given.choice) { trial.choice = given.choice; trial.rated = true; return; }
+      Object.entries(given.scores || {}).forEach(([label, value]) => {
         const c = trial.candidates.find((x) => x.label === label);
         if (c) { c.score = value; }
       });

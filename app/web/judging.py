@@ -27,6 +27,7 @@ from app.judging.campaigns import (
     new_link,
     open_campaign,
     open_campaign_of,
+    parse_band,
     parse_scale,
     published_campaign,
     rating_count,
@@ -155,16 +156,28 @@ def confirm_finalists(request: Request, user: OrganiserPage, phase: PhaseFromPat
 async def start_campaign(request: Request, user: OrganiserPage, phase: PhaseFromPath,
                          session: SessionDep, scale: Annotated[str, Form()] = "1-10",
                          criteria: Annotated[str, Form()] = "",
-                         repeats: Annotated[str, Form()] = "0.05") -> RedirectResponse:
-    """The desk's form: ``scale``, ``criteria``, ``repeats`` (a share, as in the API) and one
-    ``submission:<team>`` field per finalist whose submission is not its last one."""
+                         repeats: Annotated[str, Form()] = "0.05",
+                         protocol: Annotated[str, Form()] = "rating",
+                         k: Annotated[str, Form()] = "", band: Annotated[str, Form()] = "",
+                         comparisons: Annotated[str, Form()] = "",
+                         no_ties: Annotated[str, Form()] = "") -> RedirectResponse:
+    """The desk's form: ``protocol`` (with ``k`` and ``band`` for best-k, ``comparisons`` and
+    ``no_ties`` for pairwise; the fields of other protocols are ignored), ``scale``,
+    ``criteria``, ``repeats`` (a share, as in the API) and one ``submission:<team>`` field per
+    finalist whose submission is not its last one."""
     form = await request.form()  # the submission:<team> fields are named by the finalists
     slug = phase.challenge.slug
     chosen = {key.removeprefix("submission:"): int(str(value)) for key, value in form.items()
               if key.startswith("submission:") and str(value).isdigit()}
     try:
-        options = CampaignOptions(scale=parse_scale(scale), criteria=criteria == "on",
-                                  repeat_share=float(repeats), submissions=chosen)
+        best_k, pairwise = protocol == "best-k", protocol == "pairwise"
+        options = CampaignOptions(
+            scale=parse_scale(scale), criteria=criteria == "on", repeat_share=float(repeats),
+            submissions=chosen, protocol=protocol,
+            k=int(k) if best_k and k.strip() else None,
+            band=parse_band(band) if best_k and band.strip() else None,
+            ties=(no_ties != "on") if pairwise else None,
+            comparisons=int(comparisons) if pairwise and comparisons.strip() else None)
         open_campaign(session, phase, options, actor=user)
     except (CampaignError, ValueError) as exc:
         flash(request, "error", f"The campaign was not opened: {exc}")
@@ -297,11 +310,34 @@ def _mos_points(body: dict) -> list[dict]:
     return points
 
 
+def _score_points(body: dict) -> list[dict]:
+    """The final rows as the score plot draws them: the protocol's score with its 95% interval."""
+    return [{"team": row["team"], "score": row["subjective"], "low": row.get("subjective_low"),
+             "high": row.get("subjective_high")} for row in body["rows"]]
+
+
+def _plots(body: dict) -> dict:
+    """The results page's charts: MOS and per-image spread for ratings; for best-k and pairwise,
+    each team's score with its 95% interval (best-k on the organiser's band)."""
+    campaign = body["method"].get("campaign", {})
+    protocol = campaign.get("protocol", "rating")
+    if protocol == "rating":
+        scale = campaign.get("scale") or [1, 10]
+        return {"mos_plot": mos_plot(_mos_points(body), scale=(scale[0], scale[1]),
+                                     label=f"MOS per team on the judges' {scale[0]}-{scale[1]} "
+                                           f"scale, 95% CI"),
+                "spread_plot": spread_plot([r["team"] for r in body["rows"]],
+                                           body["subjective"]["images"])}
+    band = body["subjective"].get("method", {}).get("band")
+    return {"mos_plot": mos_plot(_score_points(body), scale=tuple(band) if band else None,
+                                 label="Subjective score per team, 95% CI"),
+            "spread_plot": ""}
+
+
 @router.get("/challenges/{challenge}/final", response_class=HTMLResponse)
 def final_page(request: Request, user: Viewer, challenge: ChallengeFromPath,
                session: SessionDep) -> HTMLResponse:
     body = results.visible_results(session, user, challenge)
-    scale = body["method"].get("campaign", {}).get("scale") or [1, 10]
     organiser = user is not None and user.is_organiser
     campaign = body["method"].get("campaign", {})
     published = None
@@ -314,9 +350,5 @@ def final_page(request: Request, user: Viewer, challenge: ChallengeFromPath,
         "user": user, "section": "challenges", "challenge": challenge, "final": body,
         "organiser": organiser, "published_at": published,
         "reproduction": reproduction.team_verdicts(session, challenge),
-        "mos_plot": mos_plot(_mos_points(body), scale=(scale[0], scale[1]),
-                             label=f"MOS per team on the judges' {scale[0]}-{scale[1]} scale, "
-                                   f"95% CI"),
-        "spread_plot": spread_plot([r["team"] for r in body["rows"]],
-                                   body["subjective"]["images"]),
+        "protocol": campaign.get("protocol", "rating"), **_plots(body),
     })

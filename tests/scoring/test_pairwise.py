@@ -30,6 +30,9 @@ def test_bradley_terry_recovers_the_known_strengths_of_a_small_tournament():
     expected = np.log([4.0, 2.0, 1.0])
     assert fit.converged
     assert fit.scores == pytest.approx(expected - expected.mean(), abs=1e-9)
+    # and choix's maximum likelihood (ILSR) finds the same known answer
+    theirs = choix.ilsr_pairwise(3, choix_data(tournament()), alpha=0.0, tol=1e-12)
+    assert theirs - theirs.mean() == pytest.approx(expected - expected.mean(), abs=1e-6)
 
 
 @pytest.mark.parametrize("prior", [0.0, 0.1, 1.0])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scoring.picks import PicksTable, PickTrial
+from scoring.picks import InvalidPicks, PicksTable, PickTrial
 from scoring.picks_model import BestKPicksModel
 from tests.scoring.studies import HAND_PICKS, hand_picks, synthetic_picks
 
@@ -98,3 +98,20 @@ def test_picks_model_refuses_bad_options():
         BestKPicksModel(band=(90, 80))
     with pytest.raises(ValueError, match="min_repeat_overlap"):
         BestKPicksModel(min_repeat_overlap=2)
+
+
+def test_best_3_of_6_counts_to_the_80_90_band_as_worked_by_hand():
+    # RAIM 2026 Track 3 in small: two judges, two images, best 3 of 6, every team shown.
+    # Picks A 4, B 3, C 3, D 1, E 1, F 0 of 4 showings: rates 1, .75, .75, .25, .25, 0;
+    # linearly onto 80-90 (rate 0 -> 80, rate 1 -> 90): 90, 87.5, 87.5, 82.5, 82.5, 80,
+    # and equal counts share a rank.
+    trials = [PickTrial("j1", "i1", ("A", "B", "C")), PickTrial("j1", "i2", ("A", "B", "D")),
+              PickTrial("j2", "i1", ("A", "C", "E")), PickTrial("j2", "i2", ("A", "B", "C"))]
+    table = PicksTable.from_trials(trials, k=3, teams="ABCDEF")
+    result = BestKPicksModel(band=(80, 90), samples=100).run(table)
+    assert [(t.team, t.picks, t.shown) for t in result.teams] == [
+        ("A", 4, 4), ("B", 3, 4), ("C", 3, 4), ("D", 1, 4), ("E", 1, 4), ("F", 0, 4)]
+    assert [t.score for t in result.teams] == pytest.approx([90, 87.5, 87.5, 82.5, 82.5, 80])
+    assert [t.rank for t in result.teams] == [1, 2, 2, 4, 4, 6]
+    with pytest.raises(InvalidPicks, match="2 team\\(s\\) picked, need exactly 3"):
+        PicksTable.from_trials([PickTrial("j1", "i1", ("A", "B"))], k=3, teams="ABCDEF")

@@ -25,7 +25,9 @@ from tests.app.judging.world import (
 
 BARE_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND"}
 REVEALING_HEADERS = ("etag", "last-modified", "content-disposition", "x-team", "server-timing")
-TRIAL_KEYS = {"trial_id", "input_url", "candidates", "rated", "scale", "criteria"}
+TRIAL_KEYS = {"trial_id", "protocol", "input_url", "candidates", "rated", "scale", "criteria"}
+BEST_K_KEYS = TRIAL_KEYS | {"k", "picked"}
+PAIR_KEYS = {"trial_id", "protocol", "input_url", "candidates", "choice", "ties", "rated"}
 CANDIDATE_KEYS = {"label", "image_url", "score", "criteria"}
 
 
@@ -147,3 +149,50 @@ def test_judge_cannot_see_results(judged: tuple[World, dict[str, str]],
     assert client.get(f"/api/challenges/{world.challenge}/final", headers=auth).status_code == 403
     assert client.get(f"/api/challenges/{world.challenge}/final.csv",
                       headers=auth).status_code == 403
+
+
+@pytest.mark.parametrize(("options", "keys", "judge"), [
+    ({"protocol": "best-k", "k": 2}, BEST_K_KEYS,
+     lambda trial: ("/api/judge/picks", {"picked": ["A", "B"]})),
+    ({"protocol": "pairwise", "comparisons": 3}, PAIR_KEYS,
+     lambda trial: ("/api/judge/comparisons", {"choice": "left"})),
+])
+def test_best_k_and_pairwise_reveal_no_team(tmp_path, db_url: str, options: dict, keys: set,
+                                            judge) -> None:  # type: ignore[no-untyped-def]
+    """Best-k trials and pairs: bare PNGs behind per-judge tokens, no team in any answer, and
+    another judge's tokens are not found."""
+    world = build_world(tmp_path / "world", finalists=3, images=2)
+    with TestClient(make_app()) as client:
+        submit_finals(world, client)
+        close_final()
+        open_campaign(world, client, repeats=0.5, **options)
+        tokens = list(add_judges(world, client, 2).values())
+        forbidden = forbidden_strings(world)
+        seen: list[set[str]] = []
+        for token in tokens:
+            walk = Walk(client)
+            auth = {"Authorization": f"Bearer {token}"}
+            mine: set[str] = set()
+            for _ in range(4):  # pairs come one at a time: ask again after each choice
+                for trial in walk.get("/api/judge/trials", headers=auth).json()["trials"]:
+                    assert set(trial) == keys
+                    urls = [trial["input_url"], *(c["image_url"] for c in trial["candidates"])]
+                    mine |= {trial["trial_id"], *urls}
+                    for url in urls:
+                        image = walk.get(url, headers=auth)
+                        assert image.status_code == 200
+                        assert set(png_chunks(image.content)) <= BARE_PNG_CHUNKS
+                        assert not any(h in image.headers for h in REVEALING_HEADERS)
+                    if not trial["rated"]:
+                        url, body = judge(trial)
+                        saved = walk.post(url, headers=auth,
+                                          json={"trial_id": trial["trial_id"], **body})
+                        assert saved.status_code == 200, saved.text
+            for answer in walk.responses:
+                text = answer.content.decode("latin-1")
+                assert not [s for s in forbidden if s in text], answer.request.url
+            seen.append(mine)
+        assert not seen[0] & seen[1], "two judges share an image URL or trial id"
+        other = {"Authorization": f"Bearer {tokens[1]}"}
+        assert all(client.get(url, headers=other).status_code == 404
+                   for url in seen[0] if url.startswith("/judge/images/"))
