@@ -18,6 +18,8 @@ from app.api.judge import png
 from app.api.schemas import (
     NewWorkerTokenOut,
     QueueOut,
+    ReproductionOut,
+    ReproductionsOut,
     WorkerTokenOut,
     WorkerTokensOut,
     file_download,
@@ -283,7 +285,8 @@ def read_factsheet(user: Organiser, submission: SubmissionFromPath) -> Factsheet
 
 
 @router.post("/submissions/{submission_id}/reproduction", status_code=201)
-async def check_reproduction(submission_id: int, request: Request, user: Organiser) -> dict:
+async def check_reproduction(submission_id: int, request: Request,
+                             user: Organiser) -> ReproductionOut:
     """Compare the reproduced outputs (a zip in the multipart field ``file``; optional fields
     ``min_psnr`` and ``max_diff``) with the submission's, image by image; the stored verdict:
     ``{"id", "verdict": "pass"|"fail", "thresholds", "image_count", "flagged", "images"}``."""
@@ -310,7 +313,7 @@ async def check_reproduction(submission_id: int, request: Request, user: Organis
 
 @router.get("/submissions/{submission_id}/reproduction")
 def read_reproduction(user: Organiser, submission: SubmissionFromPath,
-                      session: SessionDep) -> dict:
+                      session: SessionDep) -> ReproductionsOut:
     """The submission's reproduction checks, newest first: ``{"checks": [...]}``."""
     return {"checks": [reproduction.check_view(row)
                        for row in reproduction.checks_of(session, submission)]}

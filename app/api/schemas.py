@@ -230,3 +230,38 @@ class FinalOut(Shape):
     method: dict[str, Any] | None = None
     rejected_judges: list[dict[str, Any]] | None = None
     flagged_judges: list[dict[str, Any]] | None = None
+
+
+# -- reproduction checks -------------------------------------------------------------------------
+
+
+class ReproducedImageOut(Shape):
+    name: str = Field(description="the image's stem")
+    psnr: float | None = Field(description="dB; null when identical or not measured")
+    identical: bool
+    max_diff: int | None = Field(description="the largest absolute pixel difference")
+    flagged: bool
+    reason: str = Field(description="why it is flagged; empty otherwise")
+
+
+class ThresholdsOut(Shape):
+    min_psnr: float
+    max_diff: int
+
+
+class ReproductionOut(Shape):
+    """An organiser's reproduction check of a submission, as stored."""
+
+    id: int
+    submission_id: int
+    created_at: str
+    filename: str
+    verdict: str = Field(description="pass or fail")
+    thresholds: ThresholdsOut
+    image_count: int
+    flagged: int = Field(description="how many images are flagged")
+    images: list[ReproducedImageOut]
+
+
+class ReproductionsOut(Shape):
+    checks: list[ReproductionOut] = Field(description="newest first")

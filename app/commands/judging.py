@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(best-k, counts mapped onto --band), or compare pairs chosen by active sampling "
         "(pairwise). The protocol and the method (model, normalisations, bootstrap) are stored "
         "with the campaign and printed.")
-    start.add_argument("challenge", metavar="CHALLENGE")
-    start.add_argument("phase", metavar="PHASE")
+    start.add_argument("challenge", metavar="CHALLENGE", help="the challenge's slug")
+    start.add_argument("phase", metavar="PHASE", help="the closed unpaired phase to judge")
     start.add_argument("--scale", default="1-10", help="rating scale LOW-HIGH (default 1-10)")
     start.add_argument("--criteria", action="store_true",
                        help="also score texture, noise, artefacts and fidelity")

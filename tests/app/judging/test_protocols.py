@@ -60,7 +60,7 @@ def test_best_k_campaign_records_k_and_band(five: World) -> None:
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"protocol": "best-k", "k": 5}, "k 5: best-k needs fewer picks than the 5 finalists"),
-    ({"protocol": "best-k", "band": [90, 80]}, "band [90.0, 80.0]: need two numbers LOW < HIGH"),
+    ({"protocol": "best-k", "band": [90, 80]}, "band [90.0, 80.0]: need finite numbers with low < high"),
     ({"protocol": "rating", "k": 3}, "k is an option of best-k campaigns, not rating"),
     ({"protocol": "pairwise", "comparisons": 0}, "comparisons 0: need a whole number >= 1"),
     ({"protocol": "pairwise", "method": {"model": "mos"}}, "model 'mos': choose one of "
