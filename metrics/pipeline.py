@@ -79,12 +79,14 @@ class FastScorer:
         prefetch: int = 2,
         gt_cache_dir: Path | None = None,
         gt_cache_max_bytes: int = 0,
+        gt_cache_free_share: float = 1.0,
         gt_cache_from_stage: int = 3,
         reuse_memory: bool = True,
         suite: MetricSuite | None = None,
     ):
         """``threads``: decode and CPU-metric workers; ``prefetch``: pairs decoded ahead;
-        ``gt_cache_*``: the ground-truth DISTS feature cache (off unless a dir and a budget);
+        ``gt_cache_*``: the ground-truth DISTS feature cache (off unless a dir and a budget:
+        at most ``gt_cache_max_bytes`` and ``gt_cache_free_share`` of its disk);
         ``reuse_memory``: call ``keep_freed_memory()``; ``suite``: an already loaded
         MetricSuite with the RAIM specs to reuse (its weights and device then apply)."""
         if threads < 1 or prefetch < 1:
@@ -106,6 +108,7 @@ class FastScorer:
             cache = GtFeatureCache(
                 gt_cache_dir,
                 max_bytes=gt_cache_max_bytes,
+                free_share=gt_cache_free_share,
                 first_stage=gt_cache_from_stage,
                 salt=self._cache_salt(),
             )
