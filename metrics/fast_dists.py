@@ -182,8 +182,9 @@ class StagedDists:
         x_mean = f0.mean([2, 3], keepdim=True)
         y_mean = f1.mean([2, 3], keepdim=True)
         s1 = (2 * x_mean * y_mean + _C1) / (x_mean**2 + y_mean**2 + _C1)
-        x_var = ((f0 - x_mean) ** 2).mean([2, 3], keepdim=True)
-        y_var = ((f1 - y_mean) ** 2).mean([2, 3], keepdim=True)
+        # (f - mean) ** 2, squared in place (the same multiplication): one temporary, not two
+        x_var = (f0 - x_mean).pow_(2).mean([2, 3], keepdim=True)
+        y_var = (f1 - y_mean).pow_(2).mean([2, 3], keepdim=True)
         xy_cov = (f0 * f1).mean([2, 3], keepdim=True) - x_mean * y_mean
         s2 = (2 * xy_cov + _C2) / (x_var + y_var + _C2)
         return (self.alpha[k] * s1).sum(1, keepdim=True), (self.beta[k] * s2).sum(1, keepdim=True)
@@ -212,8 +213,9 @@ class StagedDists:
                 continue
             if self.pair_batch:
                 hp, hg = stage(_cat(hp, hg)).chunk(2)
-            else:
-                hp, hg = stage(hp), stage(hg)
+            else:  # one at a time, so that each stage's input is freed as soon as it can be
+                hp = stage(hp)
+                hg = stage(hg)
             if cache is not None and not hit and k >= cache.first_stage:
                 kept.append(hg)
             yield hp, hg
@@ -239,8 +241,9 @@ class StagedDists:
         """DISTS of two 1 x 3 x H x W tensors in [0, 1]; gt_key: the ground truth's cache key."""
         d1, d2 = self._term(0, pred, gt)
         dist1, dist2 = 0 + d1, 0 + d2
-        for k, (hp, hg) in enumerate(self._pairs(pred, gt, gt_key), 1):
-            d1, d2 = self._term(k, hp, hg)
+        for k, pair in enumerate(self._pairs(pred, gt, gt_key), 1):
+            d1, d2 = self._term(k, *pair)
+            del pair  # not held while the next stage runs: the generator frees them as it goes
             dist1 = dist1 + d1
             dist2 = dist2 + d2
         score = 1 - (dist1 + dist2)

@@ -10,9 +10,11 @@ Same models, same options, same 4-pixel crop, same exact luma planes as
 - DISTS runs stage by stage (``metrics.fast_dists``), so memory stays at one pair's
   working set, and can read the ground truth's features from a ``GtFeatureCache``;
 - every model call runs under ``metrics.numerics.scoring_mode`` (no gradients, no TF32);
-- on glibc, freed blocks are kept for reuse (``keep_freed_memory``): by default every
-  100 MB+ tensor is a fresh mapping whose pages the kernel zeroes, which cost a third of
-  DISTS's CPU time at 1024x1024 in the profile (bench/NOTES.md).
+- on glibc, freed blocks are kept for reuse while a pair is scored (``keep_freed_memory``):
+  by default every 100 MB+ tensor is a fresh mapping whose pages the kernel zeroes, which
+  cost a third of DISTS's CPU time at 1024x1024 in the profile (bench/NOTES.md); between
+  pairs the free pages go back (``give_back_freed_memory``), so that peak RSS does not
+  creep up with the number of pairs.
 
 Results come back in input order, one ``(name, values)`` per pair, as soon as each is done.
 """
@@ -39,8 +41,15 @@ Decoded = tuple[np.ndarray, Prepared, Prepared]  # the raw ground truth (its cac
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
+_MMAP_MAX_DEFAULT = 65536
+# Blocks this big or bigger are mappings of their own, given back when freed: at 1024x1024
+# only DISTS's stage-1 feature maps (258 MiB each). Kept in the heap, they left holes the
+# other blocks could not fill: one DISTS call took 1.7 to 2.1 GB over the models instead of
+# 1.4 GB (its live peak), and NIQE 0.9 GB instead of 0.4 (bench/NOTES.md, section 5).
+HUGE_BLOCK_BYTES = 200 * 1024**2
 
 
 def keep_freed_memory() -> bool:
@@ -48,15 +57,31 @@ def keep_freed_memory() -> bool:
 
     One arena for all threads, so that blocks freed by one thread serve the others (with
     per-thread arenas peak RSS was 3.6 GB after 4 pairs of 1024x1024, 2.8 GB with one).
-    Freed memory is never given back, and the heap fragments slowly: 3.95 GB after 100
-    pairs (bench/RESULTS.md). False where the C library is not glibc.
+    Blocks of ``HUGE_BLOCK_BYTES`` and more stay mappings of their own (the kernel zeroes
+    their pages each time: the price of not fragmenting the heap). Freed memory is kept
+    while a pair is scored; ``FastScorer`` gives it back after each pair
+    (``give_back_freed_memory``): kept across pairs, the heap fragmented slowly, 3.95 GB
+    after 100 pairs (bench/RESULTS.md). False where the C library is not glibc.
     """
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
-    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1))
+    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, _MMAP_MAX_DEFAULT),
+                (_M_MMAP_THRESHOLD, HUGE_BLOCK_BYTES), (_M_TRIM_THRESHOLD, -1))
     return all(bool(mallopt(option, value)) for option, value in settings)
+
+
+def give_back_freed_memory() -> bool:
+    """glibc's ``malloc_trim(0)``: the free pages of the heap, also between used blocks, go
+    back to the kernel. Called between pairs, so that the next pair faults in pages afresh
+    once (a fraction of a second) instead of the heap's holes adding up over a submission;
+    False where the C library is not glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def _one_torch_thread() -> None:
@@ -98,8 +123,7 @@ class FastScorer:
         if suite.specs != RAIM_METRICS:
             raise ValueError(f"FastScorer reproduces the RAIM metrics only, not {suite.names}")
         self.suite = suite
-        if reuse_memory:
-            keep_freed_memory()
+        self.reuse_memory = reuse_memory and keep_freed_memory()
         self.crop = self.suite.crop
         self.threads = threads
         self.prefetch = prefetch
@@ -187,7 +211,11 @@ class FastScorer:
                     name, decoded = pending.popleft()
                     prepared = decoded.result()
                     self._fill(pool, source, pending)
-                    yield name, self._score_decoded(pool, name, *prepared)
+                    values = self._score_decoded(pool, name, *prepared)
+                    del prepared, decoded
+                    if self.reuse_memory:
+                        give_back_freed_memory()  # peak RSS flat in the number of pairs
+                    yield name, values
             finally:
                 for _, future in pending:
                     future.cancel()
