@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from metrics.disk_budget import disk_budget
 STAGES = 5
 _C1 = 1e-6
 _C2 = 1e-6
+NPY_HEADER = 128  # bytes of an .npy file besides its array
+LEFTOVER_SECONDS = 3600
 
 
 class GtFeatureCache:
@@ -68,7 +71,17 @@ class GtFeatureCache:
         self.hits = self.misses = 0
         self._lock = threading.Lock()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._clear_leftovers()
         self.budget_bytes = self.budget()
+
+    def _clear_leftovers(self) -> None:
+        """Remove unfinished writes of processes killed in the middle of one (an hour old)."""
+        for tmp in self.root.glob(".tmp-*"):
+            try:
+                if time.time() - tmp.stat().st_mtime > LEFTOVER_SECONDS:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            except OSError:
+                continue
 
     def key(self, gt_image: np.ndarray, crop: int) -> str:
         digest = hashlib.sha256(self.salt.encode())
@@ -82,8 +95,8 @@ class GtFeatureCache:
         """(last use, bytes, folder) of every complete entry, least recently used first."""
         found = []
         for folder in self.root.iterdir():
-            if folder.name.startswith("."):
-                continue  # a write in progress
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue  # a write in progress, or not an entry
             try:
                 used = folder.stat().st_mtime
                 size = sum(f.stat().st_size for f in folder.glob("*.npy"))
@@ -127,7 +140,7 @@ class GtFeatureCache:
     def store(self, key: str, features: list) -> bool:
         """Keep one image's features of stages first_stage..5, removing the least recently
         used entries to make room; False when not stored (there, or bigger than the budget)."""
-        size = sum(f.numel() * f.element_size() for f in features)
+        size = sum(f.numel() * f.element_size() + NPY_HEADER for f in features)
         with self._lock:
             if self.has(key):
                 return False

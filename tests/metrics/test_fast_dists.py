@@ -117,3 +117,14 @@ def test_bad_settings_are_refused(tmp_path):
         GtFeatureCache(tmp_path, max_bytes=1, first_stage=6)
     with pytest.raises(ValueError, match="free_share"):
         GtFeatureCache(tmp_path, max_bytes=1, free_share=0)
+
+
+def test_opening_removes_unfinished_writes_an_hour_old_and_counts_none(tmp_path, free_disk):
+    for name, age in ((".tmp-killed", 7200), (".tmp-writing", 10)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "stage3.npy").write_bytes(b"x" * 1000)
+        stamp = (tmp_path / name).stat().st_mtime - age
+        os.utime(tmp_path / name, (stamp, stamp))
+    cache = GtFeatureCache(tmp_path, max_bytes=10**9)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-writing"]
+    assert cache.stats()["entries"] == 0 and cache.stats()["bytes"] == 0
