@@ -36,6 +36,7 @@ _C1 = 1e-6
 _C2 = 1e-6
 NPY_HEADER = 128  # bytes of an .npy file besides its array
 LEFTOVER_SECONDS = 3600
+RECENT_SECONDS = 3600  # entries used this recently make room only when over the budget
 
 
 class GtFeatureCache:
@@ -46,8 +47,12 @@ class GtFeatureCache:
     before every write, so the cache never fills the disk. Entries are written whole (to a
     temporary folder, then renamed) and never changed; a hit marks its entry as used (the
     folder's mtime), and a write removes the least recently used entries until the new one
-    fits (an entry bigger than the whole budget is not stored). The disk is the only index,
-    so processes sharing a folder see each other's entries and evictions.
+    fits, but not entries used within the last hour (``RECENT_SECONDS``) unless the cache is
+    over its budget: every submission reads a phase's images in the same order, and plain
+    LRU on a phase bigger than the budget would evict each image just before it is read
+    again; instead what fits stays and the rest is computed. An entry bigger than the whole
+    budget is not stored. The disk is the only index, so processes sharing a folder see
+    each other's entries and evictions.
     """
 
     def __init__(
@@ -149,11 +154,19 @@ class GtFeatureCache:
             self.budget_bytes = self.budget(used)
             if size > self.budget_bytes:
                 return False
-            for _, entry_size, folder in entries:
+            now = time.time()
+            for last_use, entry_size, folder in entries:  # least recently used first
                 if used + size <= self.budget_bytes:
                     break
+                if used <= self.budget_bytes and now - last_use < RECENT_SECONDS:
+                    # Used lately, maybe by the submission being scored: a phase bigger than
+                    # the budget keeps what fits rather than evicting each image just before
+                    # it is needed again. Over the budget (the disk filled up), it goes.
+                    return False
                 shutil.rmtree(folder, ignore_errors=True)
                 used -= entry_size
+            if used + size > self.budget_bytes:
+                return False
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
             try:
                 for stage, feature in enumerate(features, self.first_stage):

@@ -128,3 +128,14 @@ def test_opening_removes_unfinished_writes_an_hour_old_and_counts_none(tmp_path,
     cache = GtFeatureCache(tmp_path, max_bytes=10**9)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-writing"]
     assert cache.stats()["entries"] == 0 and cache.stats()["bytes"] == 0
+
+
+def test_a_phase_bigger_than_the_budget_keeps_what_fits_instead_of_thrashing(tmp_path, free_disk):
+    cache = GtFeatureCache(tmp_path, max_bytes=int(2.5 * MB))
+    assert cache.store("a", _features(1)) and cache.store("b", _features(1))  # used just now
+    assert not cache.store("c", _features(1))  # no room without evicting what is in use
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+    old = (tmp_path / "a").stat().st_mtime - 2 * 3600
+    os.utime(tmp_path / "a", (old, old))  # a phase of two hours ago
+    assert cache.store("c", _features(1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "c"]
