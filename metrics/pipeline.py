@@ -111,8 +111,8 @@ class FastScorer:
         suite: MetricSuite | None = None,
     ):
         """``threads``: decode and CPU-metric workers; ``prefetch``: pairs decoded ahead (one
-        hides decoding, ~0.05 s against seconds of scoring; each more holds ~100 MB at
-        1024x1024 through DISTS's peak);
+        hides decoding, ~0.05 s against seconds of scoring; each more holds another prepared
+        pair, tens of MB at 1024x1024, through DISTS's memory peak);
         ``gt_cache_*``: the ground-truth DISTS feature cache (off unless a dir and a budget:
         at most ``gt_cache_max_bytes`` and ``gt_cache_free_share`` of its disk);
         ``reuse_memory``: call ``keep_freed_memory()``; ``suite``: an already loaded
