@@ -262,7 +262,7 @@ class FastScorer:
         }
         if not self._dists_on_device:
             # On the CPU, DISTS waits for NIQE and SSIM: they share the cores anyway, and
-            # NIQE's 0.4 GB beside DISTS's 1.5 GB peak took a 1024x1024 pair over 3 GB.
+            # NIQE's 0.4 GB need not come on top of DISTS's 1.4 GB peak (bench/RESULTS.md).
             values.update(cpu.result())
         values["dists"] = self._dists_of(pred_p, gt_p, key)
         values.update(cpu.result())
