@@ -90,6 +90,7 @@ def build_scorer(settings: Settings, device: str | None = None) -> FastScorer:
         device=device or settings.device,
         gt_cache_dir=settings.dists_cache_path,
         gt_cache_max_bytes=settings.dists_cache_bytes,
+        gt_cache_free_share=settings.dists_cache_free_share,
         gt_cache_from_stage=settings.dists_cache_from_stage,
     )
 

@@ -21,9 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# CPU against CUDA: exact luma makes PSNR and SSIM identical in principle (SSIM is computed on
-# the CPU on both sides); NIQE runs in float64 on the device; the networks in float32.
-BOUNDS = {"psnr": 1e-9, "ssim": 1e-9, "niqe": 1e-6, "lpips": 1e-4, "dists": 1e-4}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no CUDA device is visible: nothing to compare (run this on a GPU worker)")
         return 2
     from metrics.images import decode
+    from metrics.numerics import CPU_CUDA_BOUNDS
     from metrics.pipeline import FastScorer
     from metrics.samples import write_sample_set
 
@@ -63,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| metric | max abs CPU vs CUDA | max abs CUDA fast vs CUDA reference | bound |")
     print("|---|---|---|---|")
     failed = False
-    for metric, bound in BOUNDS.items():
+    for metric, bound in CPU_CUDA_BOUNDS.items():
         gaps = [max(abs(results[a][n][metric] - results[b][n][metric]) for n, _, _ in pairs)
                 for a, b in (("cpu", "cuda"), ("cuda", "cuda reference loop"))]
         failed |= gaps[0] > bound

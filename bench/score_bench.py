@@ -12,6 +12,10 @@ that loads its models once, then scores the pairs it is sent:
   the exact luma planes of docs/fidelity.md: the numbers every worker must give);
 - fast: the same pairs streamed through ``FastScorer.score_pairs``, no cache (what a
   phase's first submission costs);
+- "fast (default cache)": the ground-truth feature cache as a worker has it by default
+  (``RAIM_DISTS_CACHE_*``: stages 3-5, 20 GiB or 10 % of the free disk, filled on first
+  use), the phase's first submission; then "..., 2nd submission": the same pairs again
+  through the same scorer (every ground truth cached). Its disk use is printed;
 - with a cache budget, "fast (cache warm)": a third engine whose ground-truth feature
   cache is filled first (``FastScorer.fill_gt_cache``, untimed, as when a phase's data
   is uploaded), then the same pairs (what every later submission costs).
@@ -20,6 +24,9 @@ that loads its models once, then scores the pairs it is sent:
   pyiqa's own float32 colour conversion; timed too, but only its differences from the
   reference are reported (how far plain pyiqa is from the exact numbers on this machine's
   BLAS path), never checked: they move with the CPU.
+
+Peak RSS of each engine is printed after 10, 50 and 100 pairs (``--rss-at``; the
+last count always). ``--no-pyiqa`` leaves out the plain pyiqa yardstick.
 
 The machine may be shared, so the engines take turns on chunks of pairs (the reference
 first in one round, last in the next) and each sees the same background load on
@@ -121,13 +128,22 @@ def _fast_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable):
     from metrics import fast_ssim
     from metrics.pipeline import FastScorer
 
-    scorer = FastScorer(
-        args.weights_dir,
-        device=args.device,
-        gt_cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-        gt_cache_max_bytes=int(args.gt_cache_bytes),
-        gt_cache_from_stage=args.gt_cache_from_stage,
-    )
+    if args.default_cache:
+        from app.config import Settings
+        from app.evaluation import build_scorer
+
+        scorer = build_scorer(
+            Settings(weights_dir=args.weights_dir, dists_cache_dir=Path(args.cache_dir)),
+            device=args.device,
+        )
+    else:
+        scorer = FastScorer(
+            args.weights_dir,
+            device=args.device,
+            gt_cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+            gt_cache_max_bytes=int(args.gt_cache_bytes),
+            gt_cache_from_stage=args.gt_cache_from_stage,
+        )
     scorer.suite.metric = watch.wrap_named(scorer.suite.metric)  # psnr, lpips, niqe
     scorer._dists = Timed(scorer._dists, watch, "dists")
     fast_ssim.ssim_y = watch.wrap("ssim", fast_ssim.ssim_y)
@@ -137,6 +153,15 @@ def _fast_engine(args: argparse.Namespace, watch: Stopwatch, load: Callable):
         return dict(scorer.score_pairs(sources))
 
     return score, scorer
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS: VmHWM, which starts afresh at exec (``ru_maxrss`` keeps the
+    peak of the parent that forked it: the one that built the sample set)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _reply(payload: dict) -> None:
@@ -168,10 +193,11 @@ def worker(args: argparse.Namespace) -> int:
         values = score(files)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         per_metric = {k: v - before.get(k, 0.0) for k, v in watch.seconds.items()}
-        _reply({"values": values, "seconds": seconds, "cpu": cpu, "per_metric": per_metric})
-    final = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        _reply({"values": values, "seconds": seconds, "cpu": cpu, "per_metric": per_metric,
+                "peak_rss_mb": _peak_rss_mb()})
+    final = {"peak_rss_mb": _peak_rss_mb()}
     if scorer is not None and scorer.gt_cache is not None:
-        final["cache_bytes"] = scorer.gt_cache.used_bytes()
+        final["cache"] = scorer.gt_cache.stats()
     _reply(final)
     return 0
 
@@ -181,6 +207,8 @@ def worker(args: argparse.Namespace) -> int:
 
 class Engine:
     """One worker subprocess and what it has measured so far."""
+
+    proc: subprocess.Popen
 
     def __init__(self, label: str, cmd: list[str]):
         self.label = label
@@ -192,6 +220,8 @@ class Engine:
         self.cpu = 0.0
         self.per_metric: dict[str, float] = {}
         self.final: dict = {}
+        self.pairs = 0
+        self.rss_after: dict[int, float] = {}  # peak RSS (MB) after this many pairs
         self._read()  # the "ready" line: models loaded
 
     def _read(self) -> dict:
@@ -211,6 +241,8 @@ class Engine:
         self.cpu += reply["cpu"]
         for key, value in reply["per_metric"].items():
             self.per_metric[key] = self.per_metric.get(key, 0.0) + value
+        self.pairs += len(names)
+        self.rss_after[self.pairs] = reply["peak_rss_mb"]
 
     def fill(self, names: list[str]) -> int:
         assert self.proc.stdin is not None
@@ -225,7 +257,25 @@ class Engine:
         self.proc.wait()
 
 
-def _worker_cmd(args: argparse.Namespace, engine: str, set_dir: Path, cache: Path | None) -> list:
+class Second(Engine):
+    """The same worker process as ``first``, scoring every pair a second time: its chunks come
+    after the first pass's (a first pass of a chunk is always done before its second)."""
+
+    def __init__(self, first: Engine):
+        self.label = f"{first.label}, 2nd submission"
+        self.first = first
+        self.proc = first.proc
+        self.values, self.per_metric, self.final = {}, {}, {}
+        self.seconds = self.cpu = 0.0
+        self.pairs = 0
+        self.rss_after = {}
+
+    def finish(self) -> None:
+        self.final = self.first.final
+
+
+def _worker_cmd(args: argparse.Namespace, engine: str, set_dir: Path, cache: Path | None,
+                default_cache: bool = False) -> list:
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -236,11 +286,13 @@ def _worker_cmd(args: argparse.Namespace, engine: str, set_dir: Path, cache: Pat
         "--gt-cache-bytes", str(int(args.gt_cache_bytes)),
         "--gt-cache-from-stage", str(args.gt_cache_from_stage),
     ]  # fmt: skip
+    cmd += ["--default-cache"] if default_cache else []
     return cmd + (["--cache-dir", str(cache)] if cache is not None else [])
 
 
 def run_in_turns(engines: list[Engine], names: list[str], chunk: int) -> None:
-    """Each chunk of pairs goes to every engine in turn; the reference alternates first/last."""
+    """Each chunk of pairs goes to every engine in turn; the reference alternates first/last
+    (the others keep their order: a ``Second`` right after its first pass)."""
     reference, others = engines[0], engines[1:]
     for round_no, start in enumerate(range(0, len(names), chunk)):
         part = names[start : start + chunk]
@@ -274,7 +326,7 @@ def _row(engine: Engine, n: int, reference_seconds: float) -> str:
     per = engine.per_metric
     cells = " | ".join(f"{per.get(m, 0.0) / n:6.3f}" for m in (*METRICS, "decode"))
     return (
-        f"| {engine.label:<17} | {n:>3} | {engine.seconds:7.1f} | {engine.cpu / n:6.2f} | "
+        f"| {engine.label:<20} | {n:>3} | {engine.seconds:7.1f} | {engine.cpu / n:6.2f} | "
         f"{n / engine.seconds:7.3f} | {reference_seconds / engine.seconds:5.2f}x | {cells} | "
         f"{engine.final['peak_rss_mb']:6.0f} |"
     )
@@ -287,8 +339,21 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def print_rss(engines: list[Engine], count: int, marks: str) -> None:
+    """Each engine's peak RSS after the first 10, 50, 100 (``marks``) and all pairs."""
+    wanted = sorted({int(m) for m in marks.split(",") if 0 < int(m) < count} | {count})
+    print("peak RSS (MB) after N pairs: | engine | " + " | ".join(f"{n}" for n in wanted) + " |")
+    for engine in engines:
+        cells = []
+        for n in wanted:
+            at = [pairs for pairs in engine.rss_after if pairs >= n]
+            cells.append(f"{engine.rss_after[min(at)]:.0f}" if at else "-")
+        print(f"| {engine.label} | " + " | ".join(cells) + " |")
+
+
 def report(
-    engines: list[Engine], yardstick: Engine, count: int, size: int, args: argparse.Namespace
+    engines: list[Engine], yardstick: Engine | None, count: int, size: int,
+    args: argparse.Namespace,
 ) -> int:
     reference = engines[0]
     print(
@@ -301,18 +366,28 @@ def report(
         "seconds per image inside each metric (overlapping in the fast engine); RSS in MB"
     )
     print(
-        "| engine            |   N | seconds | cpu s/i | images/s | ratio "
+        "| engine               |   N | seconds | cpu s/i | images/s | ratio "
         "|  psnr  |  ssim  | lpips  | dists  |  niqe  | decode | peak RSS |"
     )
     print("|" + "---|" * 13)
     for engine in engines:
         print(_row(engine, count, reference.seconds))
-    print(_row(yardstick, count, reference.seconds))
-    if "cache_bytes" in engines[-1].final:
-        print(
-            f"ground-truth cache: {engines[-1].final['cache_bytes'] / 1e9:.2f} GB on disk for "
-            f"{count} images (stages {args.gt_cache_from_stage}-5)"
-        )
+    if yardstick is not None:
+        print(_row(yardstick, count, reference.seconds))
+    print_rss(engines, count, args.rss_at)
+    for engine in engines:
+        cache = engine.final.get("cache")
+        if cache and engine.label.endswith("2nd submission"):
+            print(
+                f"{engine.label.split(',')[0]}: {cache['bytes'] / 1e9:.2f} GB on disk in "
+                f"{cache['entries']} entries ({cache['bytes'] / max(cache['entries'], 1) / 1e6:.0f}"
+                f" MB per distinct ground truth) for {count} pairs; budget "
+                f"{cache['budget_bytes'] / 1e9:.1f} GB; {cache['hits']} hits, "
+                f"{cache['misses']} misses over both submissions"
+            )
+        elif cache:
+            print(f"{engine.label}: ground-truth cache {cache['bytes'] / 1e9:.2f} GB on disk "
+                  f"for {count} images")
     failures: list[str] = []
     worst_all = 0.0
     for engine in engines[1:]:
@@ -323,11 +398,19 @@ def report(
             f"{engine.label}: max |difference| per metric: "
             + ", ".join(f"{m} {worst[m]:.2g}" for m in METRICS)
         )
-    pyiqa_gap, _ = max_differences(reference.values, yardstick.values)
-    print(
-        f"{yardstick.label} on this machine's BLAS path, not checked: max |difference| from "
-        "the reference per metric: " + ", ".join(f"{m} {pyiqa_gap[m]:.2g}" for m in METRICS)
-    )
+    if yardstick is not None:
+        pyiqa_gap, _ = max_differences(reference.values, yardstick.values)
+        print(
+            f"{yardstick.label} on this machine's BLAS path, not checked: max |difference| "
+            "from the reference per metric: "
+            + ", ".join(f"{m} {pyiqa_gap[m]:.2g}" for m in METRICS)
+        )
+    by_label = {engine.label: engine for engine in engines}
+    if "fast (default cache)" in by_label and "fast" in by_label:
+        first, plain = by_label["fast (default cache)"], by_label["fast"]
+        print(f"default cache, first use: {first.seconds / plain.seconds:.2f}x the time of the "
+              f"fast engine without a cache ({(first.seconds - plain.seconds) / count:+.2f} s "
+              "per pair)")
     for failure in failures:
         print("DISAGREES " + failure)
     if len(engines) > 2:
@@ -348,18 +431,20 @@ def main_run(args: argparse.Namespace) -> int:
         samples = write_sample_set(work / "set", count=count, size=size, seed=args.seed)
         names = sorted(p.stem for p in samples.pred.glob("*.png"))
         cache = work / "gt-cache" if args.gt_cache_bytes > 0 else None
-        specs = [("reference", "reference", None), ("fast", "fast", None)]
+        specs = [("reference", "reference", None, False), ("fast", "fast", None, False),
+                 ("fast (default cache)", "fast", work / "default-cache", True)]
         if cache is not None:
-            specs.append(("fast (cache warm)", "fast", cache))
+            specs.append(("fast (cache warm)", "fast", cache, False))
         print("loading the engines ...", file=sys.stderr, flush=True)
-        engines = [
-            Engine(label, _worker_cmd(args, kind, samples.root, c)) for label, kind, c in specs
-        ]
-        yardstick = Engine("plain pyiqa", _worker_cmd(args, "pyiqa", samples.root, None))
+        engines = [Engine(label, _worker_cmd(args, kind, samples.root, c, default))
+                   for label, kind, c, default in specs]
+        yardstick = (None if args.no_pyiqa else
+                     Engine("plain pyiqa", _worker_cmd(args, "pyiqa", samples.root, None)))
         if cache is not None:
             stored = engines[-1].fill(names)
             print(f"ground-truth cache: {stored} distinct images stored", file=sys.stderr, flush=True)
-        run_in_turns([*engines, yardstick], names, chunk)
+        engines.insert(3, Second(engines[2]))  # the default cache's second submission
+        run_in_turns([*engines, *([yardstick] if yardstick else [])], names, chunk)
     return report(engines, yardstick, count, size, args)
 
 
@@ -382,6 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="ground-truth DISTS feature cache budget; > 0 adds the cache cold and warm engines",
     )
     parser.add_argument("--gt-cache-from-stage", type=int, default=3)
+    parser.add_argument("--no-pyiqa", action="store_true", help="leave out plain pyiqa")
+    parser.add_argument("--rss-at", default="10,50,100",
+                        help="pair counts after which peak RSS is printed (and the last)")
+    parser.add_argument("--default-cache", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=["reference", "fast", "pyiqa"], help=argparse.SUPPRESS)
     parser.add_argument("--set", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)

@@ -22,31 +22,71 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from metrics.disk_budget import disk_budget
+
 STAGES = 5
 _C1 = 1e-6
 _C2 = 1e-6
+NPY_HEADER = 128  # bytes of an .npy file besides its array
+LEFTOVER_SECONDS = 3600
+RECENT_SECONDS = 3600  # entries used this recently make room only when over the budget
 
 
 class GtFeatureCache:
-    """Ground-truth DISTS features on disk, one folder per image, within a byte budget.
+    """Ground-truth DISTS features on disk, one folder per image, within a disk budget.
 
-    Entries are written whole (to a temporary folder, then renamed) and never changed;
-    once the budget is spent new entries are simply not stored.
+    The budget is the smaller of ``max_bytes`` and ``free_share`` of what the cache could
+    have on its disk (``metrics.disk_budget``): computed when the cache is opened and again
+    before every write, so the cache never fills the disk. Entries are written whole (to a
+    temporary folder, then renamed) and never changed; a hit marks its entry as used (the
+    folder's mtime), and a write removes the least recently used entries until the new one
+    fits, but not entries used within the last hour (``RECENT_SECONDS``) unless the cache is
+    over its budget: every submission reads a phase's images in the same order, and plain
+    LRU on a phase bigger than the budget would evict each image just before it is read
+    again; instead what fits stays and the rest is computed. An entry bigger than the whole
+    budget is not stored. The disk is the only index, so processes sharing a folder see
+    each other's entries and evictions.
     """
 
-    def __init__(self, root: Path, *, max_bytes: int, first_stage: int = 3, salt: str = ""):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_bytes: int,
+        free_share: float = 1.0,
+        first_stage: int = 3,
+        salt: str = "",
+    ):
         if not 1 <= first_stage <= STAGES:
             raise ValueError(f"first_stage must be between 1 and {STAGES}, got {first_stage}")
+        if not 0 < free_share <= 1:
+            raise ValueError(f"free_share must be in (0, 1], got {free_share}")
         self.root = Path(root)
         self.max_bytes = max_bytes
+        self.free_share = free_share
         self.first_stage = first_stage
         self.salt = salt  # model version, torch version, device: anything that changes numbers
+        self.hits = self.misses = 0
+        self._lock = threading.Lock()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._clear_leftovers()
+        self.budget_bytes = self.budget()
+
+    def _clear_leftovers(self) -> None:
+        """Remove unfinished writes of processes killed in the middle of one (an hour old)."""
+        for tmp in self.root.glob(".tmp-*"):
+            try:
+                if time.time() - tmp.stat().st_mtime > LEFTOVER_SECONDS:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            except OSError:
+                continue
 
     def key(self, gt_image: np.ndarray, crop: int) -> str:
         digest = hashlib.sha256(self.salt.encode())
@@ -56,31 +96,95 @@ class GtFeatureCache:
         digest.update(np.ascontiguousarray(gt_image).data)
         return digest.hexdigest()
 
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        """(last use, bytes, folder) of every complete entry, least recently used first."""
+        found = []
+        for folder in self.root.iterdir():
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue  # a write in progress, or not an entry
+            try:
+                used = folder.stat().st_mtime
+                size = sum(f.stat().st_size for f in folder.glob("*.npy"))
+            except OSError:
+                continue  # removed meanwhile (another process evicted it)
+            found.append((used, size, folder))
+        return sorted(found, key=lambda entry: entry[0])
+
     def used_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.root.rglob("*.npy"))
+        return sum(size for _, size, _ in self._entries())
+
+    def budget(self, used: int | None = None) -> int:
+        """The bytes the cache may hold now (the cap, or the share of the disk if smaller)."""
+        used = self.used_bytes() if used is None else used
+        return disk_budget(self.root, cap=self.max_bytes, share=self.free_share, used=used)
 
     def has(self, key: str) -> bool:
         return (self.root / key / f"stage{STAGES}.npy").is_file()
 
+    def lookup(self, key: str) -> bool:
+        """Whether the entry is there, counted as a hit (and marked as just used) or a miss."""
+        if self.has(key):
+            try:
+                os.utime(self.root / key)
+            except OSError:
+                pass  # evicted meanwhile: load() will say so
+            self.hits += 1
+            return True
+        self.misses += 1
+        return False
+
     def load(self, key: str, stage: int):
+        """One stage's features, or None when the entry has gone (evicted by another process)."""
         import torch
 
-        return torch.from_numpy(np.load(self.root / key / f"stage{stage}.npy"))
+        try:
+            return torch.from_numpy(np.load(self.root / key / f"stage{stage}.npy"))
+        except (OSError, ValueError):
+            return None
 
     def store(self, key: str, features: list) -> bool:
-        """Keep one image's features of stages first_stage..5; False when over the budget."""
-        size = sum(f.numel() * f.element_size() for f in features)
-        if self.has(key) or self.used_bytes() + size > self.max_bytes:
-            return False
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
-        try:
-            for stage, feature in enumerate(features, self.first_stage):
-                np.save(tmp / f"stage{stage}.npy", feature.detach().cpu().contiguous().numpy())
-            os.replace(tmp, self.root / key)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            return False
-        return True
+        """Keep one image's features of stages first_stage..5, removing the least recently
+        used entries to make room; False when not stored (there, or bigger than the budget)."""
+        size = sum(f.numel() * f.element_size() + NPY_HEADER for f in features)
+        with self._lock:
+            if self.has(key):
+                return False
+            entries = self._entries()
+            used = sum(entry_size for _, entry_size, _ in entries)
+            self.budget_bytes = self.budget(used)
+            if size > self.budget_bytes:
+                return False
+            now = time.time()
+            for last_use, entry_size, folder in entries:  # least recently used first
+                if used + size <= self.budget_bytes:
+                    break
+                if used <= self.budget_bytes and now - last_use < RECENT_SECONDS:
+                    # Used lately, maybe by the submission being scored: a phase bigger than
+                    # the budget keeps what fits rather than evicting each image just before
+                    # it is needed again. Over the budget (the disk filled up), it goes.
+                    return False
+                shutil.rmtree(folder, ignore_errors=True)
+                used -= entry_size
+            if used + size > self.budget_bytes:
+                return False
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+            try:
+                for stage, feature in enumerate(features, self.first_stage):
+                    np.save(tmp / f"stage{stage}.npy", feature.detach().cpu().contiguous().numpy())
+                os.replace(tmp, self.root / key)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return False
+            return True
+
+    def stats(self) -> dict[str, int]:
+        """Plain figures for heartbeats and the queue page: hits and misses of this process,
+        and the cache's bytes, entries and budget on disk now."""
+        entries = self._entries()
+        used = sum(size for _, size, _ in entries)
+        self.budget_bytes = self.budget(used)
+        return {"hits": self.hits, "misses": self.misses, "bytes": used,
+                "budget_bytes": self.budget_bytes, "entries": len(entries)}
 
 
 class StagedDists:
@@ -104,32 +208,44 @@ class StagedDists:
         x_mean = f0.mean([2, 3], keepdim=True)
         y_mean = f1.mean([2, 3], keepdim=True)
         s1 = (2 * x_mean * y_mean + _C1) / (x_mean**2 + y_mean**2 + _C1)
-        x_var = ((f0 - x_mean) ** 2).mean([2, 3], keepdim=True)
-        y_var = ((f1 - y_mean) ** 2).mean([2, 3], keepdim=True)
+        # (f - mean) ** 2, squared in place (the same multiplication): one temporary, not two
+        x_var = (f0 - x_mean).pow_(2).mean([2, 3], keepdim=True)
+        y_var = (f1 - y_mean).pow_(2).mean([2, 3], keepdim=True)
         xy_cov = (f0 * f1).mean([2, 3], keepdim=True) - x_mean * y_mean
         s2 = (2 * xy_cov + _C2) / (x_var + y_var + _C2)
         return (self.alpha[k] * s1).sum(1, keepdim=True), (self.beta[k] * s2).sum(1, keepdim=True)
 
     def _pairs(self, pred, gt, key: str | None) -> Iterator[tuple]:
-        """(prediction, ground truth) features of stages 1..5, one stage at a time."""
+        """(prediction, ground truth) features of stages 1..5, one stage at a time; a miss
+        stores the ground truth's features it computed (first use fills the cache)."""
         cache = self.cache if key is not None else None
-        hit = cache is not None and cache.has(key)
+        hit = cache is not None and cache.lookup(key)
         hp = (pred - self.net.mean) / self.net.std
         hg = (gt - self.net.mean) / self.net.std
         kept = []
         for k, stage in enumerate(self.stages, 1):
             if hit and k >= cache.first_stage:
                 hp = stage(hp)
-                yield hp, cache.load(key, k).to(hp.device)
+                cached = cache.load(key, k)
+                if cached is not None:
+                    yield hp, cached.to(hp.device)
+                    continue
+                # Gone since the lookup (evicted by another process): compute the ground
+                # truth's stages from the last one computed here, store nothing.
+                for earlier in self.stages[cache.first_stage - 1 : k]:
+                    hg = earlier(hg)
+                hit, cache = False, None
+                yield hp, hg
                 continue
             if self.pair_batch:
                 hp, hg = stage(_cat(hp, hg)).chunk(2)
-            else:
-                hp, hg = stage(hp), stage(hg)
+            else:  # one at a time, so that each stage's input is freed as soon as it can be
+                hp = stage(hp)
+                hg = stage(hg)
             if cache is not None and not hit and k >= cache.first_stage:
                 kept.append(hg)
             yield hp, hg
-        if kept:
+        if kept and cache is not None:
             cache.store(key, kept)
 
     def store_gt(self, gt, key: str) -> bool:
@@ -151,8 +267,9 @@ class StagedDists:
         """DISTS of two 1 x 3 x H x W tensors in [0, 1]; gt_key: the ground truth's cache key."""
         d1, d2 = self._term(0, pred, gt)
         dist1, dist2 = 0 + d1, 0 + d2
-        for k, (hp, hg) in enumerate(self._pairs(pred, gt, gt_key), 1):
-            d1, d2 = self._term(k, hp, hg)
+        for k, pair in enumerate(self._pairs(pred, gt, gt_key), 1):
+            d1, d2 = self._term(k, *pair)
+            del pair  # not held while the next stage runs: the generator frees them as it goes
             dist1 = dist1 + d1
             dist2 = dist2 + d2
         score = 1 - (dist1 + dist2)

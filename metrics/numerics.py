@@ -22,6 +22,12 @@ from collections.abc import Iterator
 
 NUMERICS_VERSION = "exact-luma-2"
 
+# How far CUDA may be from the CPU, per metric (bench/gpu_check.py, tests/metrics/test_cuda.py):
+# exact luma makes PSNR and SSIM identical in principle (SSIM is computed on the CPU on both
+# sides); NIQE runs in float64 on the device; the networks in float32 (cuDNN's kernels sum in
+# another order than oneDNN's). Absolute bounds; not yet measured on a GPU (bench/RESULTS.md).
+CPU_CUDA_BOUNDS = {"psnr": 1e-9, "ssim": 1e-9, "niqe": 1e-6, "lpips": 1e-4, "dists": 1e-4}
+
 
 def configure_torch() -> None:
     """Process-wide defaults for a scoring process (idempotent; harmless without CUDA).

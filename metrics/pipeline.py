@@ -6,13 +6,16 @@ Same models, same options, same 4-pixel crop, same exact luma planes as
 - the next pairs are decoded and prepared (cropped, luma planes computed) in a thread
   pool while the current one is scored;
 - the CPU metrics (NIQE, and SSIM through ``metrics.fast_ssim``) run in that pool beside
-  the networks and PSNR, which keep the calling thread;
+  the networks and PSNR, which keep the calling thread (on the CPU, beside PSNR and LPIPS
+  only: DISTS starts when they are done, so that their memory peaks do not add up);
 - DISTS runs stage by stage (``metrics.fast_dists``), so memory stays at one pair's
   working set, and can read the ground truth's features from a ``GtFeatureCache``;
 - every model call runs under ``metrics.numerics.scoring_mode`` (no gradients, no TF32);
-- on glibc, freed blocks are kept for reuse (``keep_freed_memory``): by default every
-  100 MB+ tensor is a fresh mapping whose pages the kernel zeroes, which cost a third of
-  DISTS's CPU time at 1024x1024 in the profile (bench/NOTES.md).
+- on glibc, freed blocks are kept for reuse while a pair is scored (``keep_freed_memory``):
+  by default every 100 MB+ tensor is a fresh mapping whose pages the kernel zeroes, which
+  cost a third of DISTS's CPU time at 1024x1024 in the profile (bench/NOTES.md); between
+  pairs the free pages go back (``give_back_freed_memory``), so that peak RSS does not
+  creep up with the number of pairs.
 
 Results come back in input order, one ``(name, values)`` per pair, as soon as each is done.
 
@@ -45,8 +48,15 @@ Decoded = tuple[np.ndarray, Prepared, Prepared]  # the raw ground truth (its cac
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
+_MMAP_MAX_DEFAULT = 65536
+# Blocks this big or bigger are mappings of their own, given back when freed: at 1024x1024
+# only DISTS's stage-1 feature maps (258 MiB each). Kept in the heap, they left holes the
+# other blocks could not fill: one DISTS call took 1.7 to 2.1 GB over the models instead of
+# 1.4 GB (its live peak), and NIQE 0.9 GB instead of 0.4 (bench/NOTES.md, section 5).
+HUGE_BLOCK_BYTES = 200 * 1024**2
 
 
 def keep_freed_memory() -> bool:
@@ -54,15 +64,31 @@ def keep_freed_memory() -> bool:
 
     One arena for all threads, so that blocks freed by one thread serve the others (with
     per-thread arenas peak RSS was 3.6 GB after 4 pairs of 1024x1024, 2.8 GB with one).
-    Freed memory is never given back, and the heap fragments slowly: 3.95 GB after 100
-    pairs (bench/RESULTS.md). False where the C library is not glibc.
+    Blocks of ``HUGE_BLOCK_BYTES`` and more stay mappings of their own (the kernel zeroes
+    their pages each time: the price of not fragmenting the heap). Freed memory is kept
+    while a pair is scored; ``FastScorer`` gives it back after each pair
+    (``give_back_freed_memory``): kept across pairs, the heap fragmented slowly, 3.95 GB
+    after 100 pairs (bench/RESULTS.md). False where the C library is not glibc.
     """
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
-    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1))
+    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, _MMAP_MAX_DEFAULT),
+                (_M_MMAP_THRESHOLD, HUGE_BLOCK_BYTES), (_M_TRIM_THRESHOLD, -1))
     return all(bool(mallopt(option, value)) for option, value in settings)
+
+
+def give_back_freed_memory() -> bool:
+    """glibc's ``malloc_trim(0)``: the free pages of the heap, also between used blocks, go
+    back to the kernel. Called between pairs, so that the next pair faults in pages afresh
+    once (a fraction of a second) instead of the heap's holes adding up over a submission;
+    False where the C library is not glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def _one_torch_thread() -> None:
@@ -95,15 +121,19 @@ class FastScorer:
         *,
         device: str = "auto",
         threads: int = 2,
-        prefetch: int = 2,
+        prefetch: int = 1,
         gt_cache_dir: Path | None = None,
         gt_cache_max_bytes: int = 0,
+        gt_cache_free_share: float = 1.0,
         gt_cache_from_stage: int = 3,
         reuse_memory: bool = True,
         suite: MetricSuite | None = None,
     ):
-        """``threads``: decode and CPU-metric workers; ``prefetch``: pairs decoded ahead;
-        ``gt_cache_*``: the ground-truth DISTS feature cache (off unless a dir and a budget);
+        """``threads``: decode and CPU-metric workers; ``prefetch``: pairs decoded ahead (one
+        hides decoding, ~0.05 s against seconds of scoring; each more holds another prepared
+        pair, tens of MB at 1024x1024, through DISTS's memory peak);
+        ``gt_cache_*``: the ground-truth DISTS feature cache (off unless a dir and a budget:
+        at most ``gt_cache_max_bytes`` and ``gt_cache_free_share`` of its disk);
         ``reuse_memory``: call ``keep_freed_memory()``; ``suite``: an already loaded
         MetricSuite with the RAIM specs to reuse (its weights and device then apply)."""
         if threads < 1 or prefetch < 1:
@@ -115,8 +145,7 @@ class FastScorer:
         if suite.specs != RAIM_METRICS:
             raise ValueError(f"FastScorer reproduces the RAIM metrics only, not {suite.names}")
         self.suite = suite
-        if reuse_memory:
-            keep_freed_memory()
+        self.reuse_memory = reuse_memory and keep_freed_memory()
         self.crop = self.suite.crop
         self.threads = threads
         self.prefetch = prefetch
@@ -125,12 +154,14 @@ class FastScorer:
             cache = GtFeatureCache(
                 gt_cache_dir,
                 max_bytes=gt_cache_max_bytes,
+                free_share=gt_cache_free_share,
                 first_stage=gt_cache_from_stage,
                 salt=self._cache_salt(),
             )
         self.gt_cache = cache
         self._derived: dict[Measure, MetricSuite] = {}
         on_gpu = self.suite.device.startswith("cuda")
+        self._dists_on_device = on_gpu  # its memory is the device's: overlap the CPU metrics
         self._dists = StagedDists(self.suite.model("dists"), cache=cache, pair_batch=on_gpu)
 
     def _cache_salt(self) -> str:
@@ -159,18 +190,11 @@ class FastScorer:
             "niqe": self.suite.metric("niqe", pred, None, name),
         }
 
-    def _network_metrics(
-        self, name: str, pred: Prepared, gt: Prepared, gt_key: str | None
-    ) -> dict[str, float]:
+    def _dists_of(self, pred: Prepared, gt: Prepared, gt_key: str | None) -> float:
         device = self.suite.device
-        values = {
-            "psnr": self.suite.metric("psnr", pred, gt, name),
-            "lpips": self.suite.metric("lpips", pred, gt, name),
-        }
         with scoring_mode():
             pred_d, gt_d = pred.tensor().to(device), gt.tensor().to(device)
-            values["dists"] = self._dists(pred_d, gt_d, gt_key=gt_key)
-        return values
+            return self._dists(pred_d, gt_d, gt_key=gt_key)
 
     def score(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
         """Every metric of one decoded pair, in the suite's metric order (no pipelining)."""
@@ -226,7 +250,11 @@ class FastScorer:
                     name, decoded = pending.popleft()
                     prepared = decoded.result()
                     self._fill(pool, source, pending, resize)
-                    yield name, self._score_decoded(pool, name, *prepared)
+                    values = self._score_decoded(pool, name, *prepared)
+                    del prepared, decoded
+                    if self.reuse_memory:
+                        give_back_freed_memory()  # peak RSS flat in the number of pairs
+                    yield name, values
             finally:
                 for _, future in pending:
                     future.cancel()
@@ -278,6 +306,14 @@ class FastScorer:
     ) -> dict[str, float]:
         cpu = pool.submit(self._cpu_metrics, name, pred_p, gt_p)
         key = self.gt_cache.key(gt, self.crop) if self.gt_cache is not None else None
-        values = self._network_metrics(name, pred_p, gt_p, key)
+        values = {
+            "psnr": self.suite.metric("psnr", pred_p, gt_p, name),
+            "lpips": self.suite.metric("lpips", pred_p, gt_p, name),
+        }
+        if not self._dists_on_device:
+            # On the CPU, DISTS waits for NIQE and SSIM: they share the cores anyway, and
+            # NIQE's 0.4 GB need not come on top of DISTS's 1.4 GB peak (bench/RESULTS.md).
+            values.update(cpu.result())
+        values["dists"] = self._dists_of(pred_p, gt_p, key)
         values.update(cpu.result())
         return {metric: values[metric] for metric in self.names}

@@ -32,6 +32,7 @@ import requests
 from app.config import Settings
 from app.evaluation import Evaluation
 from app.jobs.store import Job, LeaseLost, Outcome, StoreUnavailable, WorkerRefused
+from metrics.disk_budget import disk_budget
 from metrics.registry import METRIC_NAMES
 from scoring.formula import formula_from_config
 
@@ -183,8 +184,7 @@ class GroundTruthCache:
             if self.root.is_dir() else []
 
     def budget(self, used: int) -> int:
-        free = shutil.disk_usage(self.root).free
-        return min(self.max_bytes, int(FREE_SHARE * (free + used)))
+        return disk_budget(self.root, cap=self.max_bytes, share=FREE_SHARE, used=used)
 
     def evict(self, keep: Path) -> None:
         entries = self.entries()

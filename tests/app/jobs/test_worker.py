@@ -158,3 +158,24 @@ def test_lower_thread_priority_is_inherited_by_the_threads_it_starts():
     thread.join()
     assert seen == {"parent": min(before + 3, 19), "child": min(before + 3, 19)}
     assert _nice() == before
+
+
+@pytest.mark.slow
+def test_the_feature_cache_is_on_by_default_filled_on_first_use_and_read_after(
+        arena, tmp_path, weights_dir):
+    fast = worker.scorer(get_settings())
+    assert fast.gt_cache is not None  # on with the default settings
+    before = fast.gt_cache.stats()
+    first = submit(arena, arena.samples.pred, tmp_path, name="first.zip")
+    assert worker.score_next() is worker.Outcome.SCORED
+    middle = fast.gt_cache.stats()
+    assert (middle["hits"] + middle["misses"]) - (before["hits"] + before["misses"]) == 3
+    assert middle["entries"] >= 3  # a miss stores what it computed
+    second = submit(arena, arena.samples.pred, tmp_path, name="second.zip")
+    assert worker.score_next() is worker.Outcome.SCORED
+    after = fast.gt_cache.stats()
+    assert after["hits"] - middle["hits"] == 3 and after["misses"] == middle["misses"]
+    assert load(second).score == pytest.approx(load(first).score, rel=1e-4)
+    figures = worker.cache_figures()["features"]  # what heartbeats carry to the queue page
+    assert figures.keys() == {"hits", "misses", "bytes", "budget_bytes", "entries"}
+    assert 0 < figures["bytes"] <= figures["budget_bytes"] <= get_settings().dists_cache_bytes

@@ -252,10 +252,11 @@ def test_queue_page_shows_workers_their_heartbeat_teams_and_the_no_worker_warnin
     assert '<tr class="worker-silent">' in html
     assert "<td>beta</td>" in html  # waiting per team
     DatabaseStore(get_settings(), name="gpu-box:77").alive(
-        {"features": {"hits": 12, "misses": 3, "bytes": 5_000_000, "entries": 3}})
+        {"features": {"hits": 12, "misses": 3, "bytes": 5_000_000, "entries": 3,
+                      "budget_bytes": 2_500_000_000}})
     html = client.get("/organiser/queue", headers=HTML).text
     assert 'id="no-worker"' not in html and '<tr class="worker-live">' in html
-    assert "12 / 3" in html and "5.0 MB" in html
+    assert "12 / 3" in html and "5.0 MB of 2.5 GB, 3 entries" in html
 
 
 def test_queue_page_creates_a_worker_token_shown_once_and_revokes_it(client, arena, organiser):
