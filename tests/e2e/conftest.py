@@ -10,7 +10,6 @@ the Content-Security-Policy blocked, and a test fails if anything was.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,10 @@ import pytest
 from metrics.samples import SampleSet, write_sample_set
 from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 from tests.utils.bundles import write_bundle
+from tests.utils.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 START_SECONDS = 90
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def raim(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -108,6 +102,20 @@ def server(settings, weights_dir, photos, tmp_path, bundle_yaml, serve_env) -> I
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Headless Chromium itself, for tests that open their own pages (the judge pages)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture

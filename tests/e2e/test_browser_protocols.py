@@ -4,13 +4,10 @@ nothing), the next pair comes from the server, and the finished state."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -22,7 +19,8 @@ from tests.app.judging.world import (
     open_campaign,
     submit_finals,
 )
-from tests.e2e.test_browser_rating import browser, free_port, transforms  # noqa: F401
+from tests.utils.browser import transforms
+from tests.utils.processes import serve_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,23 +36,11 @@ def site(request: pytest.FixtureRequest, settings: Settings,
         close_final()
         open_campaign(world, client, repeats=0, **request.param)
         token = next(iter(add_judges(world, client, 1).values()))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(make_app(), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", token
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(make_app()) as base:
+        yield base, token
 
 
-def open_page(browser, base: str, token: str, views: int):  # type: ignore[no-untyped-def]  # noqa: F811
+def open_page(browser, base: str, token: str, views: int):  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1200, "height": 800})
     violations: list[str] = []  # whatever the Content-Security-Policy blocked
     page.on("console", lambda message: violations.append(message.text)
@@ -93,7 +79,7 @@ def zoom_and_flick(page) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("site", [{"protocol": "best-k", "k": 2, "band": [80, 90]}],
                          indirect=True)
-def test_best_k_page_picks_by_keyboard_and_keeps_them(site, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_best_k_page_picks_by_keyboard_and_keeps_them(site, browser) -> None:  # type: ignore[no-untyped-def]
     base, token = site
     page, violations = open_page(browser, base, token, views=4)
     assert page.get_attribute("body", "data-protocol") == "best-k"
@@ -139,7 +125,7 @@ def test_best_k_page_picks_by_keyboard_and_keeps_them(site, browser) -> None:  #
 
 @pytest.mark.parametrize("site", [{"protocol": "pairwise", "ties": True, "comparisons": 3}],
                          indirect=True)
-def test_pairwise_page_chooses_by_keyboard_and_gets_the_next_pair(site, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_pairwise_page_chooses_by_keyboard_and_gets_the_next_pair(site, browser) -> None:  # type: ignore[no-untyped-def]
     base, token = site
     page, violations = open_page(browser, base, token, views=3)
     assert page.get_attribute("body", "data-protocol") == "pairwise"

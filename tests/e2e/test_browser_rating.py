@@ -3,14 +3,10 @@ keyboard scoring saves at once, and a reload in the middle loses no rating."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -23,16 +19,10 @@ from tests.app.judging.world import (
     open_campaign,
     submit_finals,
 )
+from tests.utils.browser import transforms
+from tests.utils.processes import serve_in_thread
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -45,36 +35,8 @@ def rating_site(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str, 
         close_final()
         open_campaign(world, client, repeats=0)
         token = next(iter(add_judges(world, client, 1).values()))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(make_app(), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", token, world
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def transforms(page) -> list[str]:  # type: ignore[no-untyped-def]
-    return page.eval_on_selector_all(".viewport img", "imgs => imgs.map(i => i.style.transform)")
+    with serve_in_thread(make_app()) as base:
+        yield base, token, world
 
 
 def scores(page) -> dict[str, str]:  # type: ignore[no-untyped-def]

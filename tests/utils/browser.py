@@ -37,3 +37,8 @@ def tab_to(page: Any, selector: str, *, limit: int = 80) -> None:
 def page_width(page: Any) -> int:
     """How wide the document is laid out (more than the viewport: it scrolls sideways)."""
     return int(page.evaluate(_WIDTH))
+
+
+def transforms(page: Any) -> list[str]:
+    """The CSS transforms of the judge viewer's images (zoom and pan stay in step)."""
+    return page.eval_on_selector_all(".viewport img", "imgs => imgs.map(i => i.style.transform)")

@@ -1,4 +1,5 @@
-"""Real service processes for end-to-end tests: uvicorn and `raim worker` subprocesses, waits."""
+"""Real service processes for end-to-end tests: uvicorn (in a thread or a subprocess), `raim worker`
+subprocesses, waits."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,6 +28,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_in_thread(app: object) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread of this process on a free port; yields its URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),  # type: ignore[arg-type]
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def service_env(**overrides: str) -> dict[str, str]:
