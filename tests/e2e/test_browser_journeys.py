@@ -30,7 +30,6 @@ from tests.app.judging.world import (
     rate_everything,
     submit_finals,
 )
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.utils.pages import PASSWORD, make_organiser_password
 from tests.utils.processes import REPO, free_port, wait_for_http
 
@@ -74,19 +73,6 @@ def site(settings, weights_dir, tmp_path: Path) -> Iterator[tuple[str, World]]: 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 class Person:
