@@ -29,13 +29,12 @@ import secrets
 from fastapi import Request
 from fastapi.params import Depends, Form
 
-from app.deps import bearer_token
+from app.deps import SAFE_METHODS, bearer_token
 from app.errors import ApiError
 
 SESSION_KEY = "csrf"
 FORM_FIELD = "csrf_token"
 HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 REJECTED = ("This form has expired or was sent from another site (CSRF check failed). "
             "Reload the page and try again.")
 

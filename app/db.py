@@ -3,7 +3,10 @@
 SQLite (the default, a file under RAIM_DATA_DIR) runs in WAL mode with foreign keys on
 and a busy timeout; its transactions begin explicitly so that a caller can ask for
 ``BEGIN IMMEDIATE`` (``session_scope(immediate=True)``) to serialise writers, the SQLite
-counterpart of ``SELECT ... FOR UPDATE`` on PostgreSQL.
+counterpart of ``SELECT ... FOR UPDATE`` on PostgreSQL. Every transaction that reads before it
+writes must ask for it: in WAL mode a plain ``BEGIN`` that has read is refused at once ("database
+is locked", the busy timeout does not apply) when another connection committed since its read
+(``tests/utils/sqlite_race`` makes that race happen on demand).
 
 Sessions never migrate. Each process brings the schema up to date once, explicitly, where it
 starts: ``create_app``'s start-up, ``raim worker``, and the commands that use the database

@@ -54,7 +54,7 @@ def install_demo(settings: Settings) -> Demo:
     samples = write_sample_set(root / "samples", count=DEMO_IMAGES, size=DEMO_SIZE, seed=2024)
     (root / "challenge.yaml").write_text(BUNDLE_YAML)
     install_bundle(root)
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         challenge = find_challenge(session, DEMO_SLUG)
         team = find_team(session, challenge, DEMO_TEAM)
         if team is None:

@@ -42,6 +42,9 @@ from app.judging.campaigns import is_judge
 from app.lookups import by_id, find_challenge, find_phase, find_submission
 from app.models import Challenge, Phase, Submission, User, WorkerToken, utcnow
 
+# Methods that change nothing (RFC 9110): no write lock for their session, no CSRF token.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
 SESSION_COOKIE = "raim_session"
 SESSION_ID_KEY = "sid"  # the browser session's id (app.browser_sessions), in the cookie
 WORKER_TOKEN_ELSEWHERE = ("this is a worker token: it is good for the worker API "
@@ -126,14 +129,17 @@ def _session_user(request: Request, session_id: str) -> User | None:
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
-def get_session(_caller: OptionalUser) -> Iterator[Session]:
-    """A session for the request, opened after the caller is known (see module notes)."""
-    with session_scope() as session:
+def get_session(request: Request, _caller: OptionalUser) -> Iterator[Session]:
+    """A session for the request, opened after the caller is known (see module notes). A
+    state-changing request (anything but GET, HEAD, OPTIONS) reads, then writes: its
+    transaction begins with the write lock, as ``get_write_session``'s does."""
+    with session_scope(immediate=request.method not in SAFE_METHODS) as session:
         yield session
 
 
 def get_write_session(_caller: OptionalUser) -> Iterator[Session]:
-    """A session that writes: BEGIN IMMEDIATE on SQLite, so a read never goes stale first."""
+    """A session that writes, whatever the method: BEGIN IMMEDIATE on SQLite, so a read
+    never goes stale first (app.db)."""
     with session_scope(immediate=True) as session:
         yield session
 

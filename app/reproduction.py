@@ -221,15 +221,19 @@ def thresholds_from(fields: dict[str, str], defaults: Thresholds) -> Thresholds:
     raise ApiError(HTTPStatus.BAD_REQUEST, "the thresholds are not valid", problems)
 
 
-def run_check(session: Session, sub: Submission, reproduced: Path, filename: str,
-              thresholds: Thresholds, actor: User | None, settings: Settings) -> dict[str, Any]:
-    """Compare an uploaded reproduction with the submission, store and audit the verdict in
-    the caller's transaction; its view. ApiError 410 (stored upload gone) or 400 (unreadable
-    zip, nothing stored)."""
-    stored = upload_file(settings, sub.upload_path)
+def run_check(submission_id: int, reproduced: Path, filename: str, thresholds: Thresholds,
+              actor_id: int | None, settings: Settings) -> dict[str, Any]:
+    """Compare an uploaded reproduction with the submission, then store and audit the verdict;
+    its view. The comparison decodes every image, so it runs outside any transaction: the
+    verdict is written in a short one of its own, committed before the view is returned.
+    ApiError 404 (no such submission), 410 (stored upload gone) or 400 (unreadable zip,
+    nothing stored)."""
+    with session_scope() as session:
+        upload_path = find_submission(session, submission_id).upload_path
+    stored = upload_file(settings, upload_path)
     if not stored.is_file():
-        raise ApiError(HTTPStatus.GONE, f"the stored upload of submission {sub.id} is missing "
-                                        f"({sub.upload_path})")
+        raise ApiError(HTTPStatus.GONE, f"the stored upload of submission {submission_id} is "
+                                        f"missing ({upload_path})")
     try:
         comparison = compare(stored, reproduced, thresholds, max_pixels=settings.max_pixels)
     except InvalidInput as exc:
@@ -237,7 +241,10 @@ def run_check(session: Session, sub: Submission, reproduced: Path, filename: str
                        f"{filename}: the reproduction cannot be compared; nothing was stored",
                        [Problem(filename if p.file == str(reproduced) else p.file, p.message)
                         for p in exc.problems]) from exc
-    return check_view(record(session, sub, comparison, filename=filename, actor=actor))
+    with session_scope(immediate=True) as session:
+        actor = session.get(User, actor_id) if actor_id is not None else None
+        return check_view(record(session, find_submission(session, submission_id), comparison,
+                                 filename=filename, actor=actor))
 
 
 def must_exist(submission_id: int) -> None:
@@ -246,9 +253,3 @@ def must_exist(submission_id: int) -> None:
         find_submission(session, submission_id)
 
 
-def check_upload(submission_id: int, reproduced: Path, filename: str, thresholds: Thresholds,
-                 actor_id: int, settings: Settings) -> dict[str, Any]:
-    """``run_check`` in a transaction of its own, committed before the view is returned."""
-    with session_scope() as session:
-        return run_check(session, find_submission(session, submission_id), reproduced,
-                         filename, thresholds, session.get_one(User, actor_id), settings)

@@ -305,7 +305,7 @@ async def check_reproduction(submission_id: int, request: Request,
     try:
         thresholds = reproduction.thresholds_from(form.fields, reproduction.Thresholds(
             settings.reproduction_min_psnr, settings.reproduction_max_diff))
-        return await to_thread.run_sync(reproduction.check_upload, submission_id, upload.path,
+        return await to_thread.run_sync(reproduction.run_check, submission_id, upload.path,
                                         upload.filename, thresholds, user.id, settings)
     finally:
         upload.discard()

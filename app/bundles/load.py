@@ -182,10 +182,10 @@ def install_bundle(root: Path, *, actor_id: int | None = None) -> LoadResult:
     settings = get_settings()
     bundle = read_bundle(root, max_pixels=settings.max_pixels)
     try:
-        with session_scope() as session:
+        with session_scope(immediate=True) as session:
             actor = session.get(User, actor_id) if actor_id is not None else None
             result = load_bundle(session, bundle, datasets_dir=settings.datasets_dir, actor=actor)
     finally:
-        with session_scope() as session:
+        with session_scope(immediate=True) as session:
             prune_datasets(session, bundle.spec.slug, settings.datasets_dir)
     return result

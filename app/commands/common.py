@@ -2,7 +2,9 @@
 the weights check.
 
 Commands that use the database open it with ``database()``, which brings the schema to the
-newest migration first (sessions themselves never migrate; see app.db).
+newest migration first (sessions themselves never migrate; see app.db). Its transaction begins
+with the write lock (``BEGIN IMMEDIATE`` on SQLite): commands read, then write, while a running
+service writes too, and a plain ``BEGIN`` would then be refused at its first write.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ def error(message: str) -> int:
 
 
 @contextmanager
-def database() -> Iterator[Session]:
-    """A committed-on-success session on the configured database, schema upgraded first."""
+def database(*, writes: bool = True) -> Iterator[Session]:
+    """A committed-on-success session on the configured database, schema upgraded first;
+    ``writes=False`` for commands that only read (they then take no write lock)."""
     ensure_schema()
-    with session_scope() as session:
+    with session_scope(immediate=writes) as session:
         yield session

@@ -277,7 +277,7 @@ def _finalists_show(args: argparse.Namespace) -> int:
     from app.judging.campaigns import CampaignError
     from app.lookups import find_phase
     try:
-        with database() as session:
+        with database(writes=False) as session:
             phase = find_phase(session, args.challenge, args.phase)
             listed = qualification.qualifiers(session, phase)
             state = "confirmed" if qualification.confirmed(session, phase) else "proposed"

@@ -77,7 +77,7 @@ def _token_add(args: argparse.Namespace) -> int:
 def _token_list(args: argparse.Namespace) -> int:
     from app import worker_tokens
 
-    with database() as session:
+    with database(writes=False) as session:
         rows = worker_tokens.listing(session)
         if not rows:
             print("no worker tokens (create one with `raim worker token add NAME`)")

@@ -21,6 +21,9 @@ lease, ``store_results``). The rules:
   The service computes each image's score and the means with the phase's formula itself
   (``scoring.report``), so a worker sends measurements only. Every problem is listed (400);
   then ``store_results`` stores them in one transaction, as for any worker.
+- Requests that read before they write (hello, heartbeats, progress) begin with the write lock
+  (``session_scope(immediate=True)``), so that a commit by another worker in between cannot
+  make SQLite refuse their write.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def hello(token: WorkerToken, *, host: str, pid: int, version: str, device: str,
           settings: Settings) -> dict:
     """Register a remote worker process of ``token``; its name and timings."""
     name = worker_name(token, host, pid)
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         presence.register(session, name=name, kind="remote", host=host, pid=pid,
                           version=version, device=device, token_id=token.id)
     return {"worker": name, "heartbeat_seconds": presence.heartbeat_seconds(settings),
@@ -76,14 +79,14 @@ def _own_worker(session: Session, token: WorkerToken, name: str) -> Worker:
 
 
 def alive(token: WorkerToken, name: str, caches: dict) -> dict:
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         _own_worker(session, token, name)
         presence.beat(session, name, caches)
     return {"worker": name}
 
 
 def goodbye(token: WorkerToken, name: str) -> dict:
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         _own_worker(session, token, name)
         presence.stopped(session, name)
     return {"worker": name}
@@ -187,7 +190,7 @@ def ground_truth_zip(token: WorkerToken, submission_id: int, settings: Settings)
 def progress(token: WorkerToken, submission_id: int, name: str, done: int | None,
              caches: dict | None) -> dict:
     """Renew the lease of ``name`` on the submission (and record ``done`` images)."""
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         sub = _submission(session, submission_id)
         _held_by(session, token, sub, name)
         if done is not None and not 0 <= done <= sub.image_count:

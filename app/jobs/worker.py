@@ -258,7 +258,7 @@ class DatabaseStore:
 
     def hello(self, version: str, device: str) -> None:
         host, pid = presence.this_host()
-        with session_scope() as session:
+        with session_scope(immediate=True) as session:
             presence.register(session, name=self.name, kind=self.kind, host=host, pid=pid,
                               version=version, device=device)
 

@@ -187,7 +187,7 @@ def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFro
 
 @router.post("/submissions/{submission_id}/reproduction")
 def check_reproduction(request: Request, user: OrganiserPage, sub: SubmissionFromPath,
-                       session: SessionDep, reproduced: Annotated[UploadFile, File()],
+                       reproduced: Annotated[UploadFile, File()],
                        min_psnr: Annotated[str, Form()] = "",
                        max_diff: Annotated[str, Form()] = "") -> RedirectResponse:
     """The submission page's reproduction form: what POST /api/organiser/.../reproduction does;
@@ -204,15 +204,13 @@ def check_reproduction(request: Request, user: OrganiserPage, sub: SubmissionFro
             {"min_psnr": min_psnr, "max_diff": max_diff},
             reproduction.Thresholds(settings.reproduction_min_psnr,
                                     settings.reproduction_max_diff))
-        view = reproduction.run_check(session, sub, archive, name, thresholds,
-                                      session.get_one(User, user.id), settings)
+        view = reproduction.run_check(sub.id, archive, name, thresholds, user.id, settings)
     except ApiError as exc:
         flash(request, "error", f"Reproduction check not stored: {exc.detail}"
               + "".join(f" {p.file}: {p.message}." for p in exc.problems))
         return RedirectResponse(back, status_code=303)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    session.commit()
     flash(request, "ok" if view["verdict"] == "pass" else "error",
           f"Reproduction check of {name}: {view['verdict']}, {view['flagged']} of "
           f"{view['image_count']} image(s) flagged.")

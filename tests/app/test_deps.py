@@ -1,5 +1,5 @@
 """Who is asking: a token request reads its caller without a write lock and records its use
-at most once a minute."""
+at most once a minute; a state-changing request's session takes the write lock before it reads."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +11,8 @@ from app import accounts, last_use
 from app.db import get_engine, session_scope
 from app.main import create_app
 from app.models import ApiToken
+from tests.utils.arena import build_arena
+from tests.utils.sqlite_race import interloper
 
 
 class Clock:
@@ -68,3 +70,20 @@ def test_optional_user_refuses_a_revoked_token_without_writing(migrated, clock):
     assert response.status_code == 401
     with session_scope() as session:
         assert session.scalar(select(ApiToken.last_used_at)) is None
+
+
+def test_a_state_changing_request_holds_the_write_lock_from_its_first_read(settings, sample_set):
+    """A POST reads (the challenge of its path), then writes (a judge). On SQLite another
+    connection's commit in between would make it fail with "database is locked"; its session
+    begins with the write lock, so the other writer waits instead."""
+    arena = build_arena(sample_set)
+    client = TestClient(create_app(background=False))
+    with interloper(settings.sqlalchemy_url, "challenges") as outcomes:
+        answer = client.post("/api/organiser/challenges/raim-test/judges",
+                             headers=arena.auth("organiser"), json={"name": "Judge One"})
+    assert answer.status_code == 201, answer.text
+    assert outcomes and not any(outcomes), "a write landed between the request's read and write"
+    with interloper(settings.sqlalchemy_url, "challenges") as outcomes:
+        assert client.get("/api/organiser/challenges/raim-test/judges",
+                          headers=arena.auth("organiser")).status_code == 200
+    assert outcomes and all(outcomes), "a read-only request took the write lock"

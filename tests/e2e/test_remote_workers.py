@@ -104,9 +104,10 @@ def stack(settings, broker, tmp_path, monkeypatch, weights_dir) -> Iterator[dict
 
 def worker_token(stack: dict, name: str) -> str:
     """`raim worker token add NAME`, as an organiser runs it; the token is the last word."""
-    out = subprocess.run([RAIM, "worker", "token", "add", name], env=stack["env"], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
-    return out.strip().splitlines()[-1].split()[-1]
+    done = subprocess.run([RAIM, "worker", "token", "add", name], env=stack["env"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1].split()[-1]
 
 
 def remote_env(stack: dict, token: str, data_dir: Path) -> dict[str, str]:
@@ -242,8 +243,9 @@ def refused_everywhere(stack: dict, arena: Arena, tmp_path: Path, zipped: Path) 
     """A revoked worker token stops `raim worker` at once and is refused by every worker route;
     a team's token gets 403 on every one (the routes read from the application)."""
     token = worker_token(stack, "old-box")
-    subprocess.run([RAIM, "worker", "token", "revoke", "old-box"], env=stack["env"], cwd=REPO,
-                   check=True, capture_output=True)
+    revoked = subprocess.run([RAIM, "worker", "token", "revoke", "old-box"], env=stack["env"],
+                             cwd=REPO, capture_output=True, text=True)
+    assert revoked.returncode == 0, revoked.stderr
     refused = subprocess.run([RAIM, "worker"], env=remote_env(stack, token, tmp_path / "old"),
                              cwd=REPO, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2, refused.stderr

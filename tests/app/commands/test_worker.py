@@ -5,8 +5,9 @@ import pytest
 from app import security, worker_tokens
 from app.cli import main
 from app.config import get_settings
-from app.db import session_scope
+from app.db import ensure_schema, session_scope
 from app.jobs.broker import celery_app
+from tests.utils.sqlite_race import interloper
 
 
 def _last_word(text: str) -> str:
@@ -21,6 +22,17 @@ def test_token_add_prints_the_token_last_and_stores_only_its_hash(db_url, capsys
         row = worker_tokens.find(session, token)
         assert row.name == "lab-gpu-1" and row.token_hash == security.hash_token(token)
         assert row.revoked_at is None
+
+
+def test_token_commands_take_the_write_lock_before_they_read(settings, capsys):
+    """A running service commits all the time. On SQLite a command that read first under a
+    plain BEGIN would be refused at its first write; these wait for the lock instead."""
+    ensure_schema()
+    with interloper(settings.sqlalchemy_url, "worker_tokens") as outcomes:
+        assert main(["worker", "token", "add", "gpu-a"]) == 0
+        assert main(["worker", "token", "revoke", "gpu-a"]) == 0
+    assert outcomes and not any(outcomes), "a write landed inside the command's transaction"
+    assert "revoked" in capsys.readouterr().out
 
 
 def test_token_list_and_revoke_by_name(db_url, capsys):

@@ -27,6 +27,7 @@ from scoring.formula import RAIM_2024
 from scoring.report import build_report
 from tests.utils.arena import Arena, build_arena
 from tests.utils.jobs import load, result_count, submit
+from tests.utils.sqlite_race import interloper
 from tests.utils.workers import measurements, new_worker_token, revoke_worker_token, service_in_thread
 
 
@@ -137,6 +138,21 @@ def test_http_store_claims_fetches_checks_and_stores_through_the_api(arena, stor
     assert sorted(p.name for p in data.iterdir()) == ["ground-truth", "work"]
     assert not list((data / "work").rglob("*.zip"))
     assert not list(data.rglob("*.db")) and not list(data.rglob("*.db-*"))
+
+
+def test_worker_requests_that_read_then_write_wait_for_other_workers_commits(
+        arena, store, tmp_path):
+    """Hello, heartbeats, progress and goodbye read the worker's row, then write. On SQLite
+    another worker's commit in between would make a plain BEGIN fail at once; they hold the
+    write lock from their first read instead."""
+    submit(arena, arena.samples.pred, tmp_path)
+    job = store.fetch(store.claim())
+    with interloper(get_settings().sqlalchemy_url, "workers") as outcomes:
+        store.hello("test", "cpu")
+        store.alive({})
+        assert store.heartbeat(job, 1)
+        store.goodbye()
+    assert len(outcomes) >= 4 and not any(outcomes), "a write landed between read and write"
 
 
 def test_a_corrupt_upload_is_fetched_again_then_the_job_goes_back_with_the_reason(
