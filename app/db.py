@@ -124,12 +124,15 @@ def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterato
 
     ``immediate=True`` starts the transaction with ``BEGIN IMMEDIATE`` on SQLite so that
     read-then-write sequences (quota checks) cannot interleave; on PostgreSQL it changes
-    nothing and callers lock rows with ``with_for_update()``.
+    nothing and callers lock rows with ``with_for_update()``. The transaction, and so the
+    lock, begins at the session's first statement: a session opened but never used (a
+    request's, while the route hands the work to code with sessions of its own) holds none.
     """
-    session = session_factory(url)()
+    engine = get_engine(url)
+    if immediate and engine.dialect.name == "sqlite":
+        engine = engine.execution_options(**{_IMMEDIATE: True})
+    session = Session(bind=engine, expire_on_commit=False)
     try:
-        if immediate and is_sqlite(session):
-            session.connection(execution_options={_IMMEDIATE: True})
         yield session
         session.commit()
     except BaseException:

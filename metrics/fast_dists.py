@@ -7,6 +7,18 @@ features as soon as both exist and dropping the previous ones, with the same PyT
 operations in the same order, so the value is bit-for-bit pyiqa's while peak memory is
 about a third.
 
+On the CPU the big temporaries go too. A stage whose output is ``BAND_FROM_BYTES`` or more
+(stages 1 to 3 of a 1024x1024 image) runs its 3x3 convolutions in bands of rows, each band
+from the rows it needs around it, written into the stage's output: the intermediate maps,
+oneDNN's copies of them and PyTorch's im2col buffers (0.6 GB for stage 2 at 1024x1024) then
+exist one band at a time. Each output pixel is the same sum of the same products; oneDNN
+may still pick another kernel for a band than for the whole image, which moves a map value
+by a float32 rounding step and DISTS by 6e-8 at most where seen, less than pyiqa's own DISTS
+moves between instruction sets (1.2e-7, AVX-512 against AVX2, at 1024x1024). The statistics of a
+stage and the squares inside L2 pooling are computed a few channels at a time
+(``CHUNK_BYTES``): each channel's reduction is the same as over the whole tensor, and the
+values are bit-identical.
+
 What depends only on the ground truth (its feature maps) can be kept on disk in a
 ``GtFeatureCache``: every submission of a phase is scored against the same images, so
 from the second submission on, part of the ground-truth half of the network is a file
@@ -32,6 +44,8 @@ import numpy as np
 from metrics.disk_budget import disk_budget
 
 STAGES = 5
+BAND_FROM_BYTES = 100 * 1024**2  # a stage with an output this big or bigger runs in bands
+CHUNK_BYTES = 32 * 1024**2  # the largest map of a band, or temporary of a statistic or a pool
 _C1 = 1e-6
 _C2 = 1e-6
 NPY_HEADER = 128  # bytes of an .npy file besides its array
@@ -197,6 +211,7 @@ class StagedDists:
 
         self.net = pyiqa_model.net
         self.stages = [getattr(self.net, f"stage{i}") for i in range(1, STAGES + 1)]
+        _check_layout(self.stages)
         self.cache = cache
         self.pair_batch = pair_batch  # one batch of two per stage: pays on a GPU, not on a CPU
         w_sum = self.net.alpha.sum() + self.net.beta.sum()
@@ -208,12 +223,27 @@ class StagedDists:
         x_mean = f0.mean([2, 3], keepdim=True)
         y_mean = f1.mean([2, 3], keepdim=True)
         s1 = (2 * x_mean * y_mean + _C1) / (x_mean**2 + y_mean**2 + _C1)
-        # (f - mean) ** 2, squared in place (the same multiplication): one temporary, not two
-        x_var = (f0 - x_mean).pow_(2).mean([2, 3], keepdim=True)
-        y_var = (f1 - y_mean).pow_(2).mean([2, 3], keepdim=True)
-        xy_cov = (f0 * f1).mean([2, 3], keepdim=True) - x_mean * y_mean
+        # (f - mean) ** 2, squared in place (the same multiplication), a few channels at a time
+        x_var = _by_channels(lambda c: (f0[:, c] - x_mean[:, c]).pow_(2).mean([2, 3], keepdim=True),
+                             f0)
+        y_var = _by_channels(lambda c: (f1[:, c] - y_mean[:, c]).pow_(2).mean([2, 3], keepdim=True),
+                             f1)
+        xy_cov = _by_channels(lambda c: (f0[:, c] * f1[:, c]).mean([2, 3], keepdim=True),
+                              f0) - x_mean * y_mean
         s2 = (2 * xy_cov + _C2) / (x_var + y_var + _C2)
         return (self.alpha[k] * s1).sum(1, keepdim=True), (self.beta[k] * s2).sum(1, keepdim=True)
+
+    def _stage(self, k: int, h):
+        """Stage k of VGG on one image: pyiqa's modules; on the CPU, L2 pooling a few channels
+        at a time and the convolutions of a large stage in bands of rows (module notes)."""
+        stage = self.stages[k - 1]
+        if h.device.type != "cpu":
+            return stage(h)
+        if k > 1:
+            h = _l2_pool(stage[0], h)
+        convolutions = stage if k == 1 else stage[1:]
+        size = h[:, :1].numel() * convolutions[-2].out_channels * h.element_size()
+        return _in_bands(convolutions, h) if size >= BAND_FROM_BYTES else convolutions(h)
 
     def _pairs(self, pred, gt, key: str | None) -> Iterator[tuple]:
         """(prediction, ground truth) features of stages 1..5, one stage at a time; a miss
@@ -225,23 +255,23 @@ class StagedDists:
         kept = []
         for k, stage in enumerate(self.stages, 1):
             if hit and k >= cache.first_stage:
-                hp = stage(hp)
+                hp = self._stage(k, hp)
                 cached = cache.load(key, k)
                 if cached is not None:
                     yield hp, cached.to(hp.device)
                     continue
                 # Gone since the lookup (evicted by another process): compute the ground
                 # truth's stages from the last one computed here, store nothing.
-                for earlier in self.stages[cache.first_stage - 1 : k]:
-                    hg = earlier(hg)
+                for earlier in range(cache.first_stage, k + 1):
+                    hg = self._stage(earlier, hg)
                 hit, cache = False, None
                 yield hp, hg
                 continue
             if self.pair_batch:
                 hp, hg = stage(_cat(hp, hg)).chunk(2)
             else:  # one at a time, so that each stage's input is freed as soon as it can be
-                hp = stage(hp)
-                hg = stage(hg)
+                hp = self._stage(k, hp)
+                hg = self._stage(k, hg)
             if cache is not None and not hit and k >= cache.first_stage:
                 kept.append(hg)
             yield hp, hg
@@ -257,8 +287,8 @@ class StagedDists:
         kept = []
         with torch.inference_mode():
             h = (gt - self.net.mean) / self.net.std
-            for k, stage in enumerate(self.stages, 1):
-                h = stage(h)
+            for k in range(1, STAGES + 1):
+                h = self._stage(k, h)
                 if k >= self.cache.first_stage:
                     kept.append(h)
         return self.cache.store(key, kept)
@@ -280,3 +310,75 @@ def _cat(a, b):
     import torch
 
     return torch.cat([a, b])
+
+
+def _check_layout(stages) -> None:
+    """The banded convolutions and the chunked pooling assume pyiqa 0.1.16's DISTS network:
+    say so at once if another version builds it differently."""
+    import torch
+
+    for k, stage in enumerate(stages, 1):
+        modules = list(stage) if k == 1 else list(stage)[1:]
+        pairs = list(zip(modules[::2], modules[1::2], strict=False))
+        fits = len(modules) % 2 == 0 and all(
+            isinstance(conv, torch.nn.Conv2d) and conv.kernel_size == (3, 3)
+            and conv.padding == (1, 1) and conv.stride == (1, 1) and conv.groups == 1
+            and isinstance(relu, torch.nn.ReLU) for conv, relu in pairs)
+        if not fits or (k > 1 and not hasattr(stage[0], "filter")):
+            raise RuntimeError(f"DISTS: stage {k} of pyiqa's network is not what "
+                               "metrics.fast_dists computes in bands (L2 pooling first after "
+                               "stage 1, then 3x3 convolutions with padding 1, each with a ReLU)")
+
+
+def _channel_groups(h) -> Iterator[slice]:
+    """Slices of h's channels whose share of h is at most CHUNK_BYTES (at least one each)."""
+    per_channel = h[:, :1].numel() * h.element_size()
+    step = max(1, CHUNK_BYTES // max(per_channel, 1))
+    for start in range(0, h.shape[1], step):
+        yield slice(start, start + step)
+
+
+def _by_channels(statistic, h):
+    """``statistic(channels)`` of each group of h's channels, concatenated along channels."""
+    import torch
+
+    return torch.cat([statistic(c) for c in _channel_groups(h)], dim=1)
+
+
+def _l2_pool(pool, h):
+    """pyiqa's ``L2pooling.forward`` (square, depthwise Hanning blur with stride 2, square
+    root), a few channels at a time: each channel is pooled on its own either way."""
+    import torch.nn.functional as F
+
+    def pooled(channels: slice):
+        part = h[:, channels]
+        return (F.conv2d(part**2, pool.filter[channels], stride=pool.stride,
+                         padding=pool.padding, groups=part.shape[1]) + 1e-12).sqrt()
+
+    return _by_channels(pooled, h)
+
+
+def _in_bands(convolutions, h):
+    """``convolutions`` (3x3 convolutions with padding 1, each followed by a ReLU) over h in
+    bands of output rows, each band worked from the rows it needs around it: one row more
+    per convolution, or the zero row the padding gives at the image's top and bottom edge
+    (the columns' padding is the convolutions' own). Only one band's intermediates exist at
+    a time; the output is written into one tensor of the stage's size."""
+    import torch
+    import torch.nn.functional as F
+
+    layers = [m for m in convolutions if isinstance(m, torch.nn.Conv2d)]
+    depth, (n, _, rows, cols) = len(layers), h.shape
+    widest = max(layer.out_channels for layer in layers)
+    band = max(8, CHUNK_BYTES // (widest * cols * h.element_size()))
+    out = torch.empty((n, layers[-1].out_channels, rows, cols), dtype=h.dtype, device=h.device)
+    for top in range(0, rows, band):
+        bottom = min(top + band, rows)
+        lo, hi = max(top - depth, 0), min(bottom + depth, rows)  # rows of x held, [lo, hi)
+        x = h[:, :, lo:hi]
+        for layer in layers:
+            x = F.pad(x, (0, 0, 1 if lo == 0 else 0, 1 if hi == rows else 0))
+            x = F.conv2d(x, layer.weight, layer.bias, padding=(0, 1)).relu_()
+            lo, hi = (lo + 1 if lo > 0 else 0), (hi - 1 if hi < rows else rows)
+        out[:, :, top:bottom] = x[:, :, top - lo : bottom - lo]
+    return out

@@ -253,7 +253,7 @@ class FastScorer:
                     values = self._score_decoded(pool, name, *prepared)
                     del prepared, decoded
                     if self.reuse_memory:
-                        give_back_freed_memory()  # peak RSS flat in the number of pairs
+                        give_back_freed_memory()  # no heap holes carried to the next pair
                     yield name, values
             finally:
                 for _, future in pending:
@@ -312,7 +312,7 @@ class FastScorer:
         }
         if not self._dists_on_device:
             # On the CPU, DISTS waits for NIQE and SSIM: they share the cores anyway, and
-            # NIQE's 0.4 GB need not come on top of DISTS's 1.4 GB peak (bench/RESULTS.md).
+            # NIQE's 0.4 GB need not come on top of DISTS's 1 GB peak (bench/RESULTS.md).
             values.update(cpu.result())
         values["dists"] = self._dists_of(pred_p, gt_p, key)
         values.update(cpu.result())

@@ -186,16 +186,18 @@ def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFro
 
 
 @router.post("/submissions/{submission_id}/reproduction")
-def check_reproduction(request: Request, user: OrganiserPage, sub: SubmissionFromPath,
+def check_reproduction(request: Request, user: OrganiserPage, submission_id: int,
                        reproduced: Annotated[UploadFile, File()],
                        min_psnr: Annotated[str, Form()] = "",
                        max_diff: Annotated[str, Form()] = "") -> RedirectResponse:
     """The submission page's reproduction form: what POST /api/organiser/.../reproduction does;
-    the verdict (or the problems) is flashed on the submission page."""
+    the verdict (or the problems) is flashed on the submission page. It holds no session of
+    its own: the check reads, compares, then writes in transactions of its own."""
+    reproduction.must_exist(submission_id)  # a 404 page for an unknown submission
     settings = get_settings()
     work = Path(tempfile.mkdtemp(prefix="reproduction-", dir=_scratch(settings.data_dir)))
     name = reproduced.filename or "reproduction.zip"
-    back = f"/submissions/{sub.id}"
+    back = f"/submissions/{submission_id}"
     try:
         archive = work / "reproduction.zip"
         with archive.open("wb") as out:
@@ -204,7 +206,7 @@ def check_reproduction(request: Request, user: OrganiserPage, sub: SubmissionFro
             {"min_psnr": min_psnr, "max_diff": max_diff},
             reproduction.Thresholds(settings.reproduction_min_psnr,
                                     settings.reproduction_max_diff))
-        view = reproduction.run_check(sub.id, archive, name, thresholds, user.id, settings)
+        view = reproduction.run_check(submission_id, archive, name, thresholds, user.id, settings)
     except ApiError as exc:
         flash(request, "error", f"Reproduction check not stored: {exc.detail}"
               + "".join(f" {p.file}: {p.message}." for p in exc.problems))

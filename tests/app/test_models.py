@@ -231,6 +231,18 @@ def test_session_scope_immediate_holds_sqlite_write_lock(db_url):
             other.close()
 
 
+def test_session_scope_immediate_takes_the_lock_at_its_first_statement(db_url):
+    """A request's session that the route never uses holds no lock, so code the route hands
+    the work to can open write sessions of its own."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("BEGIN IMMEDIATE is the SQLite locking strategy")
+    db.ensure_schema(db_url)
+    with db.session_scope(db_url, immediate=True) as unused:
+        with db.session_scope(db_url, immediate=True) as inner:
+            _challenge(inner)
+        assert unused.scalars(select(Challenge)).one().slug
+
+
 def test_sqlite_runs_in_wal_mode(db_url):
     if not db_url.startswith("sqlite"):
         pytest.skip("SQLite only")

@@ -1,5 +1,7 @@
-"""metrics.fast_dists.GtFeatureCache: a disk budget (a cap, or a share of the free disk),
-least recently used entries evicted, exact features read back, hits and misses counted."""
+"""metrics.fast_dists: StagedDists's CPU memory savings (stage 1 in bands of rows, statistics
+and pooling a few channels at a time) give pyiqa's numbers; GtFeatureCache keeps a disk budget
+(a cap, or a share of the free disk), evicts the least recently used entries, reads features
+back exactly and counts hits and misses."""
 
 import os
 from collections import namedtuple
@@ -7,11 +9,57 @@ from collections import namedtuple
 import pytest
 import torch
 
-from metrics import disk_budget
-from metrics.fast_dists import GtFeatureCache
+from metrics import disk_budget, fast_dists
+from metrics.fast_dists import GtFeatureCache, StagedDists
 
 Usage = namedtuple("Usage", "total used free")
 MB = 1024**2
+NETWORK_TOLERANCE = 1e-6  # DISTS between oneDNN kernels (docs/fidelity.md)
+
+
+@pytest.mark.parametrize(("stage", "rows", "cols"),
+                         [(1, 150, 97), (1, 200, 256), (1, 8, 40), (1, 9, 33), (2, 75, 49)])
+def test_convolutions_in_bands_are_the_stage_s_to_a_float32_rounding_step(
+        raim_suite, monkeypatch, stage, rows, cols):
+    """Bands of 8 rows (the smallest), the last one short or of a single row, two or three
+    rows of context each side; zero rows past the image's top and bottom edges."""
+    monkeypatch.setattr(fast_dists, "CHUNK_BYTES", 1)
+    net = raim_suite.model("dists").net
+    convolutions = net.stage1 if stage == 1 else net.stage2[1:]
+    channels = convolutions[0].in_channels
+    generator = torch.Generator().manual_seed(rows)
+    image = torch.rand(1, channels, rows, cols, generator=generator) - 0.5
+    with torch.inference_mode():
+        whole, banded = convolutions(image.clone()), fast_dists._in_bands(convolutions, image)
+    assert banded.shape == whole.shape
+    torch.testing.assert_close(banded, whole, rtol=1e-6, atol=1e-5)
+
+
+def test_pooling_and_statistics_by_channel_groups_are_bit_identical(raim_suite, monkeypatch):
+    net = raim_suite.model("dists").net
+    generator = torch.Generator().manual_seed(7)
+    f0, f1 = torch.rand(2, 1, 128, 40, 30, generator=generator)
+    with torch.inference_mode():
+        whole_pool = net.stage3[0](f0)
+        whole_term = StagedDists(raim_suite.model("dists"))._term(2, f0, f1)
+        monkeypatch.setattr(fast_dists, "CHUNK_BYTES", 5 * 40 * 30 * 4)  # groups of 5 channels
+        assert len(list(fast_dists._channel_groups(f0))) == 26
+        assert torch.equal(fast_dists._l2_pool(net.stage3[0], f0), whole_pool)
+        term = StagedDists(raim_suite.model("dists"))._term(2, f0, f1)
+    assert all(torch.equal(a, b) for a, b in zip(term, whole_term, strict=True))
+
+
+def test_dists_with_every_cpu_saving_agrees_with_pyiqa(raim_suite, monkeypatch):
+    """A 200x160 pair, banded as a large image is (the threshold lowered for it)."""
+    monkeypatch.setattr(fast_dists, "BAND_FROM_BYTES", 1)
+    monkeypatch.setattr(fast_dists, "CHUNK_BYTES", 64 * 1024)
+    model = raim_suite.model("dists")
+    generator = torch.Generator().manual_seed(3)
+    pred, gt = torch.rand(2, 1, 3, 200, 160, generator=generator)
+    with torch.inference_mode():
+        expected = model(pred, gt).item()
+        value = StagedDists(model)(pred, gt)
+    assert value == pytest.approx(expected, abs=NETWORK_TOLERANCE)
 
 
 @pytest.fixture
