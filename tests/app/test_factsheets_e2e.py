@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from app.db import session_scope
 from app.jobs.worker import score_next
 from app.models import Phase, Submission
-from tests.app.judging.test_blindness import forbidden_strings, walk_judge
+from tests.app.judging.walk import forbidden_strings, walk_judge
 from tests.app.judging.world import (
     World,
     add_judges,

@@ -13,7 +13,6 @@ from app import cli, leaderboard, organiser
 from app.accounts import create_team, ensure_organiser
 from app.config import Settings
 from app.db import session_scope
-from app.evaluation import Evaluation
 from app.jobs import worker
 from app.leaderboard import Entry, rank_entries, visible_rows
 from app.models import (
@@ -25,9 +24,8 @@ from app.models import (
     Team,
     User,
 )
-from metrics.registry import METRIC_NAMES
 from scoring.formula import RAIM_2024
-from scoring.report import Report
+from tests.utils.jobs import evaluation
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -114,14 +112,6 @@ def test_visible_rows_hidden_exists_for_organisers_only():
 
 
 SCORES = (40.0, 50.0, 50.0, 60.0, 75.5)  # repeats on purpose: ties go to the earlier submission
-
-
-def evaluation(score: float) -> Evaluation:
-    """What the scorer hands the worker for a one-image submission scoring ``score``."""
-    row = {"name": "001", "psnr": 30.0, "ssim": 0.9, "lpips": 0.1, "dists": 0.1, "niqe": 5.0,
-           "score": score}
-    return Evaluation(report=Report(metrics=METRIC_NAMES, images=[row]), notes=[],
-                      versions={"numerics": "test"})
 
 
 @dataclass

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from app.accounts import create_team, create_token, ensure_organiser
 from app.config import get_settings
 from app.db import ensure_schema, session_scope
@@ -95,3 +97,11 @@ def as_upload(zip_path: Path) -> ReceivedFile:
     part = zip_path.with_suffix(".part")
     part.write_bytes(data)
     return ReceivedFile(part, zip_path.name, len(data), hashlib.sha256(data).hexdigest())
+
+
+def post_zip(client: TestClient, arena: Arena, zip_path: Path, who: str = "alpha",
+             phase: str | None = None, query: str = ""):
+    data = {"phase": phase} if phase else {}
+    with zip_path.open("rb") as handle:
+        return client.post(f"/score{query}", headers=arena.auth(who), data=data,
+                           files={"file": (zip_path.name, handle, "application/zip")})

@@ -4,29 +4,14 @@ board kept while a phase is rescored."""
 import pytest
 from sqlalchemy import update
 
-from app import leaderboard
 from app.config import get_settings
 from app.db import session_scope
 from app.jobs import worker
-from app.models import Phase, Submission
-from tests.app.api.test_submissions import post_zip
-from tests.app.test_leaderboard import evaluation
-from tests.utils.arena import zip_folder
+from app.models import Phase
+from tests.utils.arena import post_zip, zip_folder
+from tests.utils.jobs import evaluation, finish
 
 URL = "/api/challenges/raim-test/phases/validation/leaderboard"
-
-
-def finish(sub_id: int, status: str, score: float | None) -> None:
-    """Record a finished submission directly, as the worker would: a scored one's results go
-    to its team's leaderboard line in the same transaction, a failure changes no line."""
-    mean = None if score is None else {"psnr": 30.0, "ssim": 0.9, "lpips": 0.1, "dists": 0.1,
-                                       "niqe": 5.0, "score": score}
-    with session_scope() as session:
-        sub = session.get_one(Submission, sub_id)
-        sub.status, sub.score, sub.mean = status, score, mean
-        if status == "scored":
-            session.flush()
-            leaderboard.results_stored(session, sub)
 
 
 def set_visibility(value: str) -> None:

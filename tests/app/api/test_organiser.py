@@ -9,9 +9,8 @@ from sqlalchemy import select
 from app.db import session_scope
 from app.jobs import worker
 from app.models import AuditLog, Phase, Submission
-from tests.app.api.test_leaderboards import finish
-from tests.app.api.test_submissions import post_zip
-from tests.utils.arena import zip_folder
+from tests.utils.arena import post_zip, zip_folder
+from tests.utils.jobs import finish
 
 PHASE = "/api/organiser/challenges/raim-test/phases/validation"
 

@@ -14,15 +14,7 @@ from app.jobs import worker
 from app.main import create_app
 from app.models import Challenge, Phase, Submission, utcnow
 from metrics.numerics import NUMERICS_VERSION
-from tests.utils.arena import Arena, add_phase, zip_folder
-
-
-def post_zip(client: TestClient, arena: Arena, zip_path: Path, who: str = "alpha",
-             phase: str | None = None, query: str = ""):
-    data = {"phase": phase} if phase else {}
-    with zip_path.open("rb") as handle:
-        return client.post(f"/score{query}", headers=arena.auth(who), data=data,
-                           files={"file": (zip_path.name, handle, "application/zip")})
+from tests.utils.arena import Arena, add_phase, post_zip, zip_folder
 
 
 def submission_count() -> int:

@@ -14,8 +14,7 @@ from app.jobs import sweeper
 from app.models import ImageResult, Submission, Worker, utcnow
 from metrics.registry import METRIC_NAMES
 from scoring.formula import RAIM_2024
-from tests.app.api.test_submissions import post_zip
-from tests.utils.arena import zip_folder
+from tests.utils.arena import post_zip, zip_folder
 from tests.utils.workers import (
     WorkerClient,
     fill,
