@@ -96,13 +96,15 @@ class Settings(BaseSettings):
     resend_after_seconds: int = 600  # a queued job handed to the broker this long ago is sent again
     max_wait_seconds: int = 600  # cap on POST /score?wait=SECONDS
     # Ground-truth DISTS feature cache of metrics.pipeline.FastScorer, on by default, filled on
-    # first use (docs/service.md, "Workers"): ~104 MB of disk per 1024x1024 ground truth from
-    # stage 3, ~488 MB from stage 1. Its budget is the smaller of dists_cache_bytes (0: off)
-    # and dists_cache_free_share of its disk; least recently used entries make room.
+    # first use and by the idle embedded worker (app/jobs/warm; docs/service.md, "Workers"):
+    # ~104 MB of disk per 1024x1024 ground truth from stage 3, ~488 MB from stage 1. Its budget
+    # is the smaller of dists_cache_bytes (0: off) and dists_cache_free_share of its disk;
+    # least recently used entries make room.
     dists_cache_dir: Path | None = None  # None: dists_cache_path, under data_dir
     dists_cache_bytes: int = Field(default=20 * 1024**3, ge=0)
     dists_cache_free_share: float = Field(default=0.1, gt=0, le=1)
     dists_cache_from_stage: int = Field(default=3, ge=1, le=5)
+    dists_cache_warm: bool = True  # the embedded worker fills it from loaded ground truths when idle
     # Sign-in (docs/service.md, "Security"): server-side sessions, failed sign-ins throttled.
     session_max_age_seconds: int = Field(default=14 * 24 * 3600, gt=0)
     sign_in_account_limit: str = "10 per 15 minutes"  # failed sign-ins for one email

@@ -49,6 +49,10 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     monkeypatch.setenv("RAIM_SECRET_KEY", "test-secret-key-not-for-production")
     monkeypatch.delenv("RAIM_DATABASE_URL", raising=False)
     monkeypatch.delenv("RAIM_BROKER_URL", raising=False)
+    # The idle embedded worker would load the models and fill the DISTS cache from every
+    # arena's ground truth: CPU the tests do not need, and cache counts they assert would move.
+    # tests/app/jobs/test_warm.py turns it back on.
+    monkeypatch.setenv("RAIM_DISTS_CACHE_WARM", "false")
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

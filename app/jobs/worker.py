@@ -52,6 +52,7 @@ from app.jobs.store import (
     WorkerRefused,
 )
 from app.jobs.sweeper import queued_ids, sweep, worker_name
+from app.jobs.warm import CacheWarmer
 from app.leaderboard import results_stored
 from app.models import ImageResult, Phase, Submission, utcnow
 from app.storage import dataset_dir, upload_file
@@ -468,6 +469,7 @@ class LocalWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._niced = False
+        self.warmer = CacheWarmer(settings)
         self._thread = threading.Thread(target=self._loop, name="raim-local-worker", daemon=True)
 
     def start(self) -> None:
@@ -516,16 +518,25 @@ class LocalWorker:
                 log.exception("local worker round failed")
                 self._stop.wait(1.0)
 
-    def _run_one(self) -> None:
-        if not self._niced and queued_ids():
-            scorer(self.settings)
+    def _models(self) -> FastScorer:
+        """The scorer, its models loaded at normal priority the first time; the thread runs
+        at the lowest priority from then on."""
+        loaded = scorer(self.settings)
+        if not self._niced:
             lower_thread_priority(LOCAL_WORKER_NICE)
             self._niced = True
+        return loaded
+
+    def _run_one(self) -> None:
+        if not self._niced and queued_ids():
+            self._models()
         outcome = score_next(self.store, settings=self.settings)
         if not self._described and outcome is not Outcome.IDLE:
             self._register(describe_device(self.settings))
             self._described = True
         if outcome is Outcome.IDLE:
+            if self.warmer.step(self._models):
+                return  # one ground-truth image cached; look for a job before the next
             self._wake.wait(timeout=1.0)
             self._wake.clear()
         elif outcome is Outcome.RETRY:

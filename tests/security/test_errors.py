@@ -49,6 +49,9 @@ def test_unknown_url_and_wrong_method_answer_the_one_shape(app):
         assert wrong.headers["Allow"] == "GET"
         page = client.get("/nothing-here", headers=HTML)  # a browser gets the error page
         assert page.status_code == 404 and "<html" in page.text.lower()
+        form_address = client.get("/organiser/bundles", headers=HTML)  # a form's, opened
+        assert form_address.status_code == 405 and form_address.headers["Allow"] == "POST"
+        assert "<html" in form_address.text.lower() and 'href="/"' in form_address.text
 
 
 def test_validation_errors_answer_the_one_shape(app, arena):
