@@ -196,9 +196,17 @@ def submission_from_path(submission_id: int, session: SessionDep) -> Submission:
     return find_submission(session, submission_id)
 
 
+def existing_submission_id(submission_id: int) -> int:
+    """The path's submission id once a short read of its own found the row (404 otherwise):
+    for routes whose work opens its own transactions, checked before their body is read."""
+    with session_scope() as session:
+        return find_submission(session, submission_id).id
+
+
 ChallengeFromPath = Annotated[Challenge, Depends(challenge_from_path)]
 PhaseFromPath = Annotated[Phase, Depends(phase_from_path)]
 SubmissionFromPath = Annotated[Submission, Depends(submission_from_path)]
+ExistingSubmissionId = Annotated[int, Depends(existing_submission_id)]
 
 
 def owned(session: Session, user: User, submission_id: int) -> Submission:

@@ -247,9 +247,3 @@ def run_check(submission_id: int, reproduced: Path, filename: str, thresholds: T
                                  filename=filename, actor=actor))
 
 
-def must_exist(submission_id: int) -> None:
-    """ApiError 404 unless the submission exists (checked before an upload is read)."""
-    with session_scope() as session:
-        find_submission(session, submission_id)
-
-

@@ -25,7 +25,14 @@ from app.api.schemas import (
     file_download,
 )
 from app.config import get_settings
-from app.deps import ChallengeFromPath, Organiser, SessionDep, SubmissionFromPath, WriteSessionDep
+from app.deps import (
+    ChallengeFromPath,
+    ExistingSubmissionId,
+    Organiser,
+    SessionDep,
+    SubmissionFromPath,
+    WriteSessionDep,
+)
 from app.errors import ApiError
 from app.intake.accept import MULTIPART_OVERHEAD
 from app.intake.receive import receive_form
@@ -285,13 +292,12 @@ def read_factsheet(user: Organiser, submission: SubmissionFromPath) -> Factsheet
 
 
 @router.post("/submissions/{submission_id}/reproduction", status_code=201)
-async def check_reproduction(submission_id: int, request: Request,
-                             user: Organiser) -> ReproductionOut:
+async def check_reproduction(request: Request, user: Organiser,
+                             submission_id: ExistingSubmissionId) -> ReproductionOut:
     """Compare the reproduced outputs (a zip in the multipart field ``file``; optional fields
     ``min_psnr`` and ``max_diff``) with the submission's, image by image; the stored verdict:
     ``{"id", "verdict": "pass"|"fail", "thresholds", "image_count", "flagged", "images"}``."""
     settings = get_settings()
-    await to_thread.run_sync(reproduction.must_exist, submission_id)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
         raise ApiError(413, f"the upload ({int(length):,} bytes) is over the limit of "

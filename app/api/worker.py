@@ -26,11 +26,9 @@ from app.api.schemas import (
     file_download,
 )
 from app.config import get_settings
-from app.db import session_scope
-from app.deps import WorkerCaller
+from app.deps import WorkerCaller, existing_submission_id
 from app.errors import ApiError
 from app.jobs import exchange
-from app.lookups import find_submission
 
 router = APIRouter(prefix="/api/worker", tags=["worker"])
 
@@ -124,8 +122,7 @@ def documented(model: type[BaseModel]) -> dict:
 
 def known_submission(submission_id: int, caller: WorkerCaller) -> int:
     """The path's submission id once the token is checked: 404 when there is no such row."""
-    with session_scope() as session:
-        return find_submission(session, submission_id).id
+    return existing_submission_id(submission_id)
 
 
 Known = Annotated[int, Depends(known_submission)]

@@ -19,7 +19,14 @@ from app import organiser as actions
 from app.bundles.load import BundleError, install_bundle
 from app.bundles.unpack import UnsafeBundle, unpack_bundle
 from app.config import get_settings
-from app.deps import ChallengeFromPath, PhaseFromPath, SessionDep, SubmissionFromPath, base_url
+from app.deps import (
+    ChallengeFromPath,
+    ExistingSubmissionId,
+    PhaseFromPath,
+    SessionDep,
+    SubmissionFromPath,
+    base_url,
+)
 from app.errors import ApiError
 from app.jobs import queue
 from app.jobs.broker import uses_broker
@@ -186,14 +193,14 @@ def rescore_submission(request: Request, user: OrganiserPage, sub: SubmissionFro
 
 
 @router.post("/submissions/{submission_id}/reproduction")
-def check_reproduction(request: Request, user: OrganiserPage, submission_id: int,
+def check_reproduction(request: Request, user: OrganiserPage,
+                       submission_id: ExistingSubmissionId,
                        reproduced: Annotated[UploadFile, File()],
                        min_psnr: Annotated[str, Form()] = "",
                        max_diff: Annotated[str, Form()] = "") -> RedirectResponse:
     """The submission page's reproduction form: what POST /api/organiser/.../reproduction does;
     the verdict (or the problems) is flashed on the submission page. It holds no session of
     its own: the check reads, compares, then writes in transactions of its own."""
-    reproduction.must_exist(submission_id)  # a 404 page for an unknown submission
     settings = get_settings()
     work = Path(tempfile.mkdtemp(prefix="reproduction-", dir=_scratch(settings.data_dir)))
     name = reproduced.filename or "reproduction.zip"

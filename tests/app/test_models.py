@@ -75,7 +75,7 @@ def test_migrations_downgrade_removes_every_table(db_url):
     assert db.current_revision(db_url) == db.head_revision()
 
 
-def test_migration_0007_stores_the_leaderboards_existing_submissions_make(db_url):
+def test_upgrading_from_0006_stores_the_leaderboards_existing_submissions_make(db_url):
     from app.leaderboard import phase_entries, phase_leaderboard, rank_entries
 
     db.upgrade(db_url, "0006")
