@@ -77,6 +77,12 @@ class CacheWarmer:
                 names, at = images.names(), self._next.get(key, 0)
                 if images.problems or at >= len(names):
                     self.done.add(key)
+                    if images.problems:
+                        log.warning("DISTS feature cache: %s not warmed: %s", folder,
+                                    images.problems[0].message)
+                    else:
+                        log.info("DISTS feature cache: the ground truth in %s is cached "
+                                 "(%d images)", folder, len(names))
                     continue
                 self._next[key] = at + 1
                 scorer = models()
