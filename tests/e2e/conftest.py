@@ -3,7 +3,9 @@
 The service runs as users run it (``raim challenge load``, then ``raim serve``) in a
 subprocess on a free loopback port, with SQLite and no broker, so the local worker scores
 with the real metric models. The test process shares its RAIM_DATA_DIR (the ``settings``
-fixture), so it can read or prepare rows the way ``raim`` commands do. Every tab records what
+fixture), so it can read or prepare rows the way ``raim`` commands do, in sessions that take
+the write lock before they read (``session_scope(immediate=True)``), as ``raim`` commands do:
+the service commits all the time. Every tab records what
 the Content-Security-Policy blocked, and a test fails if anything was.
 """
 

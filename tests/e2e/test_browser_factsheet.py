@@ -32,7 +32,7 @@ def bundle_yaml() -> str:
 def test_browser_factsheet_form_is_required_then_sent_with_the_zip(server, page, photos,
                                                                     tmp_path):
     results = zip_folder(photos.pred, tmp_path / "results.zip")
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         fay = create_user(session, "fay@example.org", name="Fay", password="factsheet-password")
         create_team(session, find_phase(session, "raim-e2e", "validation").challenge,
                     "Forms", fay)
@@ -58,7 +58,7 @@ def test_browser_factsheet_form_is_required_then_sent_with_the_zip(server, page,
     page.click("#send")
     page.wait_for_selector("#steps li.done[data-step='check']")  # answered: 202
     assert len(sent) == 1
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         stored = session.scalars(select(Submission)).one().factsheet
     assert stored == {"method": "Test-time ensembling", "runtime_per_image_s": 0.75,
                       "extra_data": False}

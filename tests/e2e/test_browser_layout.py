@@ -69,7 +69,7 @@ def _sign_in(tab, base: str, email: str) -> None:  # type: ignore[no-untyped-def
 def test_browser_team_pages_fit_a_phone_and_errors_are_pages(server, new_page, photos,
                                                              tmp_path):
     base = server.url
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         member = create_user(session, "lin@example.org", name="Lin Wei-Ting Alexandra",
                              password=PASSWORD)
         create_user(session, "sam@example.org", name="Sam", password=PASSWORD)

@@ -23,7 +23,7 @@ def test_browser_upload_refusals_say_what_they_are(server, page, photos, tmp_pat
     big = zip_folder(photos.pred, tmp_path / "results.zip")
     small = zip_folder(photos.pred, tmp_path / "one.zip", skip=("002.png", "003.png"))
     assert big.stat().st_size > LIMIT > small.stat().st_size
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         kay = create_user(session, "kay@example.org", name="Kay", password="refusals-password")
         team, _ = create_team(session, find_phase(session, "raim-e2e", "validation").challenge,
                               "Keys", kay)
@@ -51,7 +51,7 @@ def test_browser_upload_refusals_say_what_they_are(server, page, photos, tmp_pat
     assert "Checking every image" not in page.inner_text("#uploader")  # no step is blamed
     assert page.is_disabled("#send") and len(sent) == 1  # the file must be chosen again
 
-    with session_scope() as session:  # the day's one submission is used meanwhile
+    with session_scope(immediate=True) as session:  # the day's one submission is used meanwhile
         find_phase(session, "raim-e2e", "validation").max_submissions_per_day = 1
     scored_submission(find_phase_id(), team_id, {"001": 20.0}, minutes_ago=0)
     page.set_input_files("#file", str(small))
@@ -67,5 +67,5 @@ def test_browser_upload_refusals_say_what_they_are(server, page, photos, tmp_pat
 
 
 def find_phase_id() -> int:
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         return find_phase(session, "raim-e2e", "validation").id

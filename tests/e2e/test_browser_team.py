@@ -82,7 +82,7 @@ def test_browser_team_second_member_joins_submits_and_finds_the_team(server, new
 def test_browser_keyboard_only_sign_in_upload_and_results(server, new_page, photos, tmp_path):
     """Only key presses move and act (the file chooser's dialog is answered by the test)."""
     results = zip_folder(photos.pred, tmp_path / "results.zip")
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         kay = create_user(session, "kay@example.org", name="Kay", password="keyboard-only-please")
         create_team(session, find_challenge(session, "raim-e2e"), "Keys", kay)
 

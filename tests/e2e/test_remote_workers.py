@@ -145,7 +145,7 @@ def upload(stack: dict, arena: Arena, team: str, zipped: Path) -> int:
 
 
 def rows() -> dict[int, Submission]:
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         return {s.id: s for s in session.scalars(select(Submission))}
 
 
@@ -203,7 +203,7 @@ def test_twenty_submissions_scored_once_by_two_remote_workers_one_killed_mid_job
     assert {s.status for s in done.values()} == {"scored"}, \
         {i: s.error for i, s in done.items() if s.status != "scored"}
     # exactly once: one set of results each; the killed job was attempted twice, the rest once
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         counts = dict(session.execute(select(ImageResult.submission_id, func.count())
                                       .group_by(ImageResult.submission_id)).all())
         sweep = session.scalars(select(AuditLog).where(AuditLog.action == "sweep")).one()
@@ -216,7 +216,7 @@ def test_twenty_submissions_scored_once_by_two_remote_workers_one_killed_mid_job
 
     # the reference numbers: the same files scored here, at docs/fidelity.md's tolerances
     expected = reference(zips, samples.gt)
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         for index, sub_id in enumerate(ids):
             for image in session.scalars(select(ImageResult)
                                          .where(ImageResult.submission_id == sub_id)):

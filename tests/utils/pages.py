@@ -1,4 +1,7 @@
-"""Drive the HTML pages like a browser does: CSRF tokens from the page, form posts, sign-in."""
+"""Drive the HTML pages like a browser does: CSRF tokens from the page, form posts, sign-in.
+
+The helpers that write the database directly take the write lock before they read
+(``immediate=True``): a running service may commit meanwhile (tests/utils/sqlite_race)."""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def post_form(client: TestClient, path: str, data: dict[str, str] | None = None,
 def make_user(email: str, *, name: str = "Pat", team: str | None = None,
               challenge: str | None = None, organiser: bool = False) -> int:
     """A user with password PASSWORD, optionally added to ``team`` of ``challenge``."""
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         user = create_user(session, email, name=name, password=PASSWORD, is_organiser=organiser)
         if team is not None:
             found = session.query(Team).join(Challenge).filter(
@@ -46,7 +49,7 @@ def make_user(email: str, *, name: str = "Pat", team: str | None = None,
 
 
 def make_organiser_password(email: str) -> None:
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         user = session.query(User).filter(User.email == email).one()
         set_password(user, PASSWORD)
 
@@ -64,7 +67,7 @@ def scored_submission(phase_id: int, team_id: int, scores: dict[str, float], *,
     """A submission stored as the worker stores one: per-image rows, means and score."""
     metrics = {"psnr": 25.0, "ssim": 0.8, "lpips": 0.2, "dists": 0.15, "niqe": 5.0}
     mean_score = sum(scores.values()) / len(scores) if scores else None
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         sub = Submission(phase_id=phase_id, team_id=team_id, status=status,
                          created_at=utcnow() - timedelta(minutes=minutes_ago),
                          upload_path="uploads/none.zip", upload_bytes=1, upload_sha256="0" * 64,
