@@ -56,7 +56,7 @@ def client(app) -> Iterator[TestClient]:
 
 
 def judge_token(email: str = "judge@example.org") -> str:
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         user = create_user(session, email, name="Judge")
         user.is_judge = True
         return create_token(session, user, name="judge sign-in")[1]

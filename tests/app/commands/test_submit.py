@@ -143,7 +143,7 @@ def test_unreachable_server_exits_3(arena, good_zip, monkeypatch, capsys):
 def test_status_exit_1_when_scoring_failed(served, good_zip, capsys):
     assert main(["submit", str(good_zip), "--json"]) == 0
     sub_id = json.loads(capsys.readouterr().out)["id"]
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         sub = session.get_one(Submission, sub_id)
         sub.status, sub.error = "failed", "002.png: NIQE is undefined"
     assert main(["status", str(sub_id)]) == 1
@@ -161,7 +161,7 @@ def test_submit_wait_follows_until_failed_and_exits_1(served, good_zip, monkeypa
         if method == "GET":
             polls.append(url)
             if len(polls) == 2:
-                with session_scope() as session:
+                with session_scope(immediate=True) as session:
                     sub = session.get_one(Submission, int(url.rsplit("/", 1)[1]))
                     sub.status, sub.error = "failed", "bad"
         return real_call(client, method, url, **kwargs)
