@@ -8,7 +8,7 @@ operations in the same order, so the value is bit-for-bit pyiqa's while peak mem
 about a third.
 
 On the CPU the big temporaries go too. A stage whose output is ``BAND_FROM_BYTES`` or more
-(stages 1 to 3 of a 1024x1024 image) runs its 3x3 convolutions in bands of rows, each band
+(stages 1 and 2 of a 1024x1024 image) runs its 3x3 convolutions in bands of rows, each band
 from the rows it needs around it, written into the stage's output: the intermediate maps,
 oneDNN's copies of them and PyTorch's im2col buffers (0.6 GB for stage 2 at 1024x1024) then
 exist one band at a time. Each output pixel is the same sum of the same products; oneDNN

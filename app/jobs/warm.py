@@ -59,6 +59,7 @@ class CacheWarmer:
         self.settings = settings
         self.done: set[DatasetKey] = set()
         self._next: dict[DatasetKey, int] = {}  # the next image of a dataset being warmed
+        self._sets: dict[DatasetKey, ImageSet] = {}  # its images, listed once
 
     @property
     def enabled(self) -> bool:
@@ -72,26 +73,27 @@ class CacheWarmer:
         for key, folder in ground_truths(self.settings):
             if key in self.done:
                 continue
-            images = ImageSet(folder, "ground truth", max_pixels=self.settings.max_pixels)
-            try:
-                names, at = images.names(), self._next.get(key, 0)
-                if images.problems or at >= len(names):
-                    self.done.add(key)
-                    if images.problems:
-                        log.warning("DISTS feature cache: %s not warmed: %s", folder,
-                                    images.problems[0].message)
-                    else:
-                        log.info("DISTS feature cache: the ground truth in %s is cached "
-                                 "(%d images)", folder, len(names))
-                    continue
-                self._next[key] = at + 1
-                scorer = models()
-                if scorer.gt_cache is None:  # no room for a cache on this disk
-                    return False
-                name = names[at]
-                stored = scorer.fill_gt_cache([lambda: decode(images.read(name), name)])  # noqa: B023
-            finally:
-                images.close()
+            images = self._sets.get(key)
+            if images is None:  # listed once per dataset, kept open until it is done
+                images = self._sets[key] = ImageSet(folder, "ground truth",
+                                                    max_pixels=self.settings.max_pixels)
+            names, at = images.names(), self._next.get(key, 0)
+            if images.problems or at >= len(names):
+                self.done.add(key)
+                self._sets.pop(key).close()
+                if images.problems:
+                    log.warning("DISTS feature cache: %s not warmed: %s", folder,
+                                images.problems[0].message)
+                else:
+                    log.info("DISTS feature cache: the ground truth in %s is cached "
+                             "(%d images)", folder, len(names))
+                continue
+            self._next[key] = at + 1
+            scorer = models()
+            if scorer.gt_cache is None:  # no room for a cache on this disk
+                return False
+            name = names[at]
+            stored = scorer.fill_gt_cache([lambda: decode(images.read(name), name)])  # noqa: B023
             log.debug("ground truth %s: %s %s", folder.name, name,
                       "cached" if stored else "already cached")
             return True
